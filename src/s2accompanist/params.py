@@ -140,6 +140,7 @@ class VAEParams(Section):
     steps: PositiveInt
     lr: Annotated[float, Field(gt=0.0, le=1.0)]
     kl_weight: Annotated[float, Field(ge=0.0)]
+    waveform_weight: Annotated[float, Field(ge=0.0)]
     adversarial: bool
     ema_decay: Annotated[float, Field(ge=0.0, lt=1.0)]
     pretrained: LocalPath

@@ -103,3 +103,18 @@ def test_lightning_checkpoint_carries_hyperparameters(tmp_path):
     assert restored.config == CONFIG and restored.hparams.adversarial is True
     for key, value in model.state_dict().items():
         torch.testing.assert_close(restored.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_waveform_weight_adds_a_time_domain_l1_term():
+    batch = TinyLeadsheetAudio()[0]
+    batch = {k: v[None] for k, v in batch.items()}
+    totals = {}
+    for weight in (0.0, 3.0):
+        model = wrapper(waveform_weight=weight, distill_weights={})
+        torch.manual_seed(0)
+        model.vae.load_state_dict(wrapper(distill_weights={}).vae.state_dict())
+        losses, audio, reconstruction = model._losses(model.vae, batch, sample_posterior=False)
+        totals[weight] = losses["loss"]
+        expected = (reconstruction - audio).abs().mean()
+        assert torch.allclose(losses["waveform"], expected)
+    assert torch.allclose(totals[3.0] - totals[0.0], 3.0 * losses["waveform"], atol=1e-5)

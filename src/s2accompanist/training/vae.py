@@ -18,6 +18,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from torch.nn.functional import l1_loss
 
 from ..checkpoints import save_checkpoint
 from ..models.leadsheet_heads import TASKS, LeadsheetHeads, distillation_losses
@@ -45,6 +46,7 @@ class VAETrainingWrapper(L.LightningModule):
         lr: float = 3e-4,
         betas: tuple[float, float] = (0.8, 0.99),
         kl_weight: float = 1e-4,
+        waveform_weight: float = 0.0,
         stft_weight: float = 1.0,
         mel_weight: float = 1.0,
         distill_weights: dict[str, float] | None = None,
@@ -99,8 +101,12 @@ class VAETrainingWrapper(L.LightningModule):
             "stft": self.stft_loss(output.reconstruction, audio),
             "mel": self.mel_loss(output.reconstruction, audio),
             "kl": kl_divergence(output.mean, output.std),
+            # Only a time-domain term pins the phase: spectral losses alone give waveforms whose
+            # SI-SDR is near -60 dB however good their spectrograms are.
+            "waveform": l1_loss(output.reconstruction, audio),
         }
-        total = self.hparams.stft_weight * losses["stft"] + self.hparams.mel_weight * losses["mel"] + self.hparams.kl_weight * losses["kl"]
+        total = (self.hparams.stft_weight * losses["stft"] + self.hparams.mel_weight * losses["mel"]
+                 + self.hparams.kl_weight * losses["kl"] + self.hparams.waveform_weight * losses["waveform"])
         if self.heads is not None:
             distill = distillation_losses(self.heads, output.latent, batch, self.distill_weights)
             losses.update({f"distill_{task}": value for task, value in distill.items() if task != "total"})

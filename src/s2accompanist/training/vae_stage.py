@@ -74,7 +74,8 @@ def train_vae(vae: dict[str, Any], trainer_params: dict[str, Any], distill: bool
     crop_frames = max(1, round(vae["segment_s"] * sample_rate / hop))
     weights = {task: (float(w) if distill else 0.0) for task, w in vae["distill"].items()}
     config = vae_config_from_params(vae, sample_rate, channels)
-    wrapper = VAETrainingWrapper(config, lr=vae["lr"], kl_weight=vae["kl_weight"], distill_weights=weights,
+    wrapper = VAETrainingWrapper(config, lr=vae["lr"], kl_weight=vae["kl_weight"], waveform_weight=vae["waveform_weight"],
+                                 distill_weights=weights,
                                  adversarial=vae["adversarial"], ema_decay=vae["ema_decay"] or None, pretrained=vae["pretrained"])
     steps = vae["steps"]
     train = FrameAlignedCrops(train_tracks, crop_frames, hop, length=steps * vae["batch_size"], seed=seed)
