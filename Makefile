@@ -20,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export JUPYTER_RUNTIME_DIR := $(abspath $(VENV))/jupyter-runtime
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro test bench profile clean-reports help
+.PHONY: setup repro test bench profile clean-reports help browser
 help:
 	@sed -n '1,5p' Makefile
 
@@ -48,7 +48,17 @@ $(KERNEL): | $(INSTALLED)
 repro: setup
 	dvc repro
 
-test: setup
+# The listening-page test opens the report in headless Chromium (the Debian package); without it that test skips.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then \
+	  echo "found $$(chromium --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+	else \
+	  echo "chromium is not installed and installing it needs root: run sudo apt-get install -y chromium (until then tests/reporting/test_listening_page_browser.py is skipped)"; \
+	fi
+
+test: setup browser
 	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 bench: setup

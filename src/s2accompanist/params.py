@@ -219,9 +219,11 @@ class EmbedderParams(BackendParams):
     tokenizer: LocalPath
 
 
-class CCSParams(Section):
+class CCSParams(BackendParams):
     backend: Literal["refclap_tags", "laion_zero_shot", "lalm_judge"]
     threshold: Fraction
+    judge: Literal["qwen", "gemini"]
+    model: str
 
 
 class EvaluateParams(Section):

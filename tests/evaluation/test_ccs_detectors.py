@@ -73,7 +73,7 @@ def test_refclap_tags_reuses_the_reference_clap_embedder():
     refclap = Embedder("refclap (in-domain reference CLAP)", 16000, audio_embedding, text_embedding, lambda c: {"rock": 1.0})
     detector = build_ccs_detector({"backend": "refclap_tags"}, REFCLAP_PARAMS, refclap, "refclap.safetensors")
     assert detector.name == "refclap (in-domain reference CLAP) tag heads"
-    assert detector.tag_probabilities is refclap.tag_probabilities
+    assert detector.detect is refclap.tag_probabilities
 
 
 def test_refclap_tags_beside_laion_embeddings_hears_clips_at_its_own_rate(monkeypatch):
@@ -81,14 +81,14 @@ def test_refclap_tags_beside_laion_embeddings_hears_clips_at_its_own_rate(monkey
     refclap = Embedder("refclap", 16000, audio_embedding, text_embedding, lambda c: lengths.append(len(c)) or {"rock": 1.0})
     monkeypatch.setattr(benchmark, "reference_clap_embedder", lambda checkpoint: refclap)
     detector = build_ccs_detector({"backend": "refclap_tags"}, LAION_PARAMS, fake_laion_embedder(), "refclap.safetensors")
-    detector.tag_probabilities(np.zeros(48000, dtype=np.float32))
+    detector.detect(np.zeros(48000, dtype=np.float32))
     assert detector.name == "refclap tag heads" and lengths == [16000]
 
 
 def test_laion_zero_shot_is_named_and_detects_the_prompted_concepts():
     detector = build_ccs_detector({"backend": "laion_zero_shot"}, LAION_PARAMS, fake_laion_embedder(), "unused")
     assert detector.name.startswith("laion_zero_shot (fake LAION-CLAP; prompts 'This is a {tag} music.'")
-    assert detector.tag_probabilities(clip(1))["jazz"] > 0.5
+    assert detector.detect(clip(1))["jazz"] > 0.5
 
 
 def test_evaluate_system_records_the_ccs_backend():
@@ -109,8 +109,3 @@ def test_laion_zero_shot_without_a_laion_checkpoint_names_the_params_keys():
     refclap = Embedder("refclap", 16000, audio_embedding, text_embedding, None)
     with pytest.raises(ValueError, match=r"evaluate\.embedder\.checkpoint and evaluate\.embedder\.tokenizer"):
         build_ccs_detector({"backend": "laion_zero_shot"}, REFCLAP_PARAMS, refclap, "refclap.safetensors")
-
-
-def test_lalm_judge_says_what_it_needs():
-    with pytest.raises(NotImplementedError, match=r"evaluate\.ccs\.backend 'lalm_judge'.*audio-language model judge"):
-        build_ccs_detector({"backend": "lalm_judge"}, LAION_PARAMS, fake_laion_embedder(), "unused")

@@ -54,3 +54,31 @@ def test_segment_alignment_per_item_and_own_caption_rate():
     assert result["own_caption_rate"] == pytest.approx(3 / 5)
     single = segment_alignment(np.ones((1, 2)), np.ones((1, 2)), ["c"])
     assert single["own_caption_rate"] is None
+
+
+def test_boundary_hit_rate_interval_resamples_clips_and_pools_each_resample():
+    # Clip 0 asks for three changes and hits all; clip 1 asks for one and misses it.
+    requested = [intervals(0, 2, 4, 6, 10), intervals(0, 5, 10)]
+    estimated = [intervals(0, 2, 4, 6, 10), intervals(0, 10)]
+    result = boundary_hit_rate(requested, estimated, n_boot=400, seed=3)
+    assert result["value"] == pytest.approx(3 / 4)
+    assert (result["low"], result["high"]) == (0.0, 1.0)
+    # Resamples are {0,0}, {0,1} or {1,1} (half of them mixed): pooled rates 1, 3/4 and 0. The
+    # central 40 % is the mixed resample, pooled to 3/4; a per-clip mean would give 1/2.
+    middle = boundary_hit_rate(requested, estimated, n_boot=400, seed=3, ci=0.4)
+    assert middle["low"] == middle["high"] == pytest.approx(3 / 4)
+    assert (result["n_boot"], result["ci"]) == (400, 0.95)
+    again = boundary_hit_rate(requested, estimated, n_boot=400, seed=3)
+    assert (again["low"], again["high"]) == (result["low"], result["high"])
+    agreeing = boundary_hit_rate([intervals(0, 5, 10)] * 3, [intervals(0, 5.2, 10)] * 3, n_boot=50)
+    assert agreeing["low"] == agreeing["high"] == agreeing["value"] == 1.0
+
+
+def test_segment_alignment_interval_is_over_clips():
+    audio = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    captions = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    result = segment_alignment(audio, captions, ["a", "a", "b", "b"], n_boot=400, seed=0)
+    assert result["value"] == pytest.approx(0.5)
+    assert result["low"] == pytest.approx(0.0) and result["high"] == pytest.approx(1.0)
+    one_clip = segment_alignment(audio[:2], captions[:2], ["a", "a"], n_boot=20)
+    assert one_clip["low"] == one_clip["high"] == pytest.approx(1.0)

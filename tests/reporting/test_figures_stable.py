@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from s2accompanist.reporting.figures import grade_histograms, metric_bars, training_curves
+from s2accompanist.reporting.figures import grade_histograms, mel_db, metric_bars, spectrogram_grid, training_curves
 
 
 @pytest.fixture
@@ -70,3 +70,35 @@ def test_grade_histograms_are_byte_stable(tmp_path):
 def test_missing_columns_are_named(tmp_path, results):
     with pytest.raises(ValueError, match=r"missing columns \['ccs'\]"):
         metric_bars(results, ["fad_clap", "ccs"], tmp_path / "x")
+
+
+def _tone(hz: float, amplitude: float = 0.3, sample_rate: int = 8000) -> np.ndarray:
+    t = np.arange(sample_rate) / sample_rate
+    return (amplitude * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def test_spectrogram_grid_is_byte_stable_and_draws_missing_clips_empty(tmp_path):
+    clips = {
+        "id_000": {"reference": _tone(440), "ours": _tone(880)},
+        "ood_000": {"reference": None, "ours": _tone(220)},
+    }
+    render_twice(tmp_path, lambda stem: spectrogram_grid(clips, 8000, stem, n_mels=32))
+    quieter = {"id_000": {"reference": _tone(440), "ours": _tone(880, amplitude=0.03)},
+               "ood_000": {"reference": None, "ours": _tone(220)}}
+    # One dB scale for every panel: a quieter system must look different, not be normalised away.
+    louder_png = spectrogram_grid(clips, 8000, tmp_path / "loud", n_mels=32)["png"].read_bytes()
+    assert spectrogram_grid(quieter, 8000, tmp_path / "quiet", n_mels=32)["png"].read_bytes() != louder_png
+
+
+def test_mel_db_puts_a_tone_in_its_band_on_a_shared_scale():
+    loud, quiet = mel_db(_tone(1000), 8000, n_mels=32), mel_db(_tone(1000, amplitude=0.03), 8000, n_mels=32)
+    assert loud.shape[0] == 32
+    assert np.argmax(loud.mean(axis=1)) == np.argmax(quiet.mean(axis=1))
+    assert loud.max() - quiet.max() == pytest.approx(20.0, abs=0.5)  # a tenth of the amplitude: 20 dB less
+
+
+def test_spectrogram_grid_refuses_ragged_rows(tmp_path):
+    with pytest.raises(ValueError, match=r"row 'b' has columns \['reference'\]"):
+        spectrogram_grid({"a": {"reference": _tone(440), "ours": _tone(440)}, "b": {"reference": _tone(440)}}, 8000, tmp_path / "x")
+    with pytest.raises(ValueError, match="nothing to draw"):
+        spectrogram_grid({"a": {"reference": None}}, 8000, tmp_path / "x")

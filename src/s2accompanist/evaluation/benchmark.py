@@ -19,7 +19,7 @@ import torch
 
 from ..audio import load_audio, resample
 from ..generation import GenerationRequest
-from .ccs import concept_coverage
+from .ccs import ConceptDetector, PromptConceptJudge, concept_coverage
 from .clap_score import clap_score
 from .fad import fad_with_ci
 from .structure import boundary_hit_rate, segment_alignment
@@ -40,11 +40,12 @@ class Embedder:
 
 @dataclass
 class CCSDetector:
-    """Concept detection for CCS: {tag: probability} for one mono clip at the embedder's sample
-    rate, and the name recorded in the `ccs_backend` column."""
+    """Concept detection for CCS and the name recorded in the `ccs_backend` column. `detect` takes
+    one mono clip at the embedder's sample rate: a tagger ({tag: probability}) or a judge told the
+    prompt's concepts (`ccs.PromptConceptJudge`)."""
 
     name: str
-    tag_probabilities: Callable[[np.ndarray], dict[str, float]]
+    detect: ConceptDetector | PromptConceptJudge
 
 
 def reference_clap_embedder(checkpoint: str) -> Embedder:
@@ -84,9 +85,13 @@ def build_embedder(embedder: dict[str, Any], refclap_checkpoint: str) -> Embedde
 
 
 def build_ccs_detector(ccs: dict[str, Any], embedder_params: dict[str, Any], embedder: Embedder,
-                       refclap_checkpoint: str) -> CCSDetector:
+                       refclap_checkpoint: str, **judge_settings: Any) -> CCSDetector:
     """The detector evaluate.ccs.backend names, sharing the evaluation embedder's model where it is
-    the same one; clips arrive at `embedder.sample_rate` and are resampled for another model."""
+    the same one; clips arrive at `embedder.sample_rate` and are resampled for another model.
+
+    'lalm_judge' reads evaluate.ccs.judge (qwen | gemini), evaluate.ccs.checkpoint (qwen: local
+    folder) and evaluate.ccs.model (gemini: model name); `judge_settings` go to the judge model's
+    constructor (e.g. a device, or a test's recorded transport)."""
     backend = ccs["backend"]
     if backend == "refclap_tags":
         tagger = embedder if embedder_params["backend"] == "refclap" else reference_clap_embedder(refclap_checkpoint)
@@ -99,10 +104,11 @@ def build_ccs_detector(ccs: dict[str, Any], embedder_params: dict[str, Any], emb
         return CCSDetector(f"laion_zero_shot ({clap.name}; prompts '{PROMPT_TEMPLATE}', softmax per family)",
                            _at_rate(detector, embedder.sample_rate, clap.sample_rate))
     if backend == "lalm_judge":
-        raise NotImplementedError(
-            "evaluate.ccs.backend 'lalm_judge' is not implemented yet: it needs an audio-language model judge (a local "
-            "Qwen3-Omni / Qwen2-Audio folder, or a hosted model with its API key in the environment) asked which of the "
-            "prompt's concepts it hears; use 'refclap_tags' or 'laion_zero_shot'")
+        from .judge import LALMConceptJudge
+        from .judge_models import build_judge_model
+
+        judge = LALMConceptJudge(build_judge_model(ccs, **judge_settings), embedder.sample_rate)
+        return CCSDetector(judge.name, judge)
     raise ValueError(f"evaluate.ccs.backend {backend!r} is unknown; use refclap_tags, laion_zero_shot or lalm_judge")
 
 
@@ -137,7 +143,9 @@ def evaluate_system(name: str, clips: list[np.ndarray], requests: list[Generatio
                     embedder: Embedder, ccs_threshold: float, n_boot: int, seed: int,
                     ccs_detector: CCSDetector | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
     """One row of scores (value, CI, backend per metric) and per-item scores. CCS uses
-    `ccs_detector` (from `build_ccs_detector`), or when None the embedder's own tag heads."""
+    `ccs_detector` (from `build_ccs_detector`), or when None the embedder's own tag heads; clips
+    the detector could not decide are counted in `ccs_failed` and their reasons kept per item in
+    `ccs_failure` (empty where it decided)."""
     detector = ccs_detector or embedder_tag_heads(embedder)
     audio_emb = embedder.embed_audio(clips)
     text_emb = embedder.embed_text([r.prompt for r in requests])
@@ -148,21 +156,25 @@ def evaluate_system(name: str, clips: list[np.ndarray], requests: list[Generatio
         row.update(fad_clap=fad["value"], fad_clap_low=fad["low"], fad_clap_high=fad["high"])
     clap = clap_score(audio_emb, text_emb, n_boot, seed)
     row.update(clap_score=clap["value"], clap_score_low=clap["low"], clap_score_high=clap["high"])
-    if detector is not None:
-        ccs = concept_coverage([r.prompt for r in requests], clips, detector.tag_probabilities, ccs_threshold, n_boot, seed)
-        row.update(ccs=ccs["value"], ccs_low=ccs["low"], ccs_high=ccs["high"], ccs_excluded=ccs["n_excluded"])
-        row.update({f"ccs_{family.replace('/', '_')}": value for family, value in (ccs["per_family"] or {}).items()})
-    row.update(fad_backend=embedder.name, clap_backend=embedder.name,
-               ccs_backend=detector.name if detector is not None else "not computed")
     per_item = pd.DataFrame({"system": name, "id": [r.id for r in requests], "clap": clap["per_item"],
                              "split": [r.metadata.get("split", "") for r in requests]})
+    if detector is not None:
+        ccs = concept_coverage([r.prompt for r in requests], clips, detector.detect, ccs_threshold, n_boot, seed)
+        row.update(ccs=ccs["value"], ccs_low=ccs["low"], ccs_high=ccs["high"], ccs_excluded=ccs["n_excluded"],
+                   ccs_failed=ccs["n_failed"])
+        row.update({f"ccs_{family.replace('/', '_')}": value for family, value in (ccs["per_family"] or {}).items()})
+        per_item["ccs"] = ccs["per_concept"].groupby("item")["detected"].mean().reindex(range(len(requests))).to_numpy()
+        per_item["ccs_failure"] = ccs["failures"].set_index("item")["reason"].reindex(range(len(requests))).fillna("").to_numpy()
+    row.update(fad_backend=embedder.name, clap_backend=embedder.name,
+               ccs_backend=detector.name if detector is not None else "not computed")
     return row, per_item
 
 
 def structure_scores(clips: list[np.ndarray], requests: list[GenerationRequest], embedder: Embedder,
-                     sample_rate: int) -> dict[str, float]:
+                     sample_rate: int, n_boot: int = 1000, seed: int = 0) -> dict[str, float]:
     """Boundary hit rate (classical segmentation of the clip vs requested sections, 0.5 s) and
-    segment alignment (each requested span's audio against its own caption)."""
+    segment alignment (each requested span's audio against its own caption), each with a
+    bootstrap interval over the structured prompts (`<metric>_low` / `<metric>_high`)."""
     from ..curation.segmentation import segment_track
 
     requested, estimated, span_audio, span_captions, span_items = [], [], [], [], []
@@ -177,10 +189,13 @@ def structure_scores(clips: list[np.ndarray], requests: list[GenerationRequest],
             span_items.append(request.id)
     if not requested:
         return {}
-    hits = boundary_hit_rate(requested, estimated, tolerance=0.5)
-    alignment = segment_alignment(embedder.embed_audio(span_audio), embedder.embed_text(span_captions), span_items)
-    return {"boundary_hit_rate": hits["value"], "segment_alignment": alignment["value"],
-            "own_caption_rate": alignment["own_caption_rate"], "structured_prompts": len(requested)}
+    hits = boundary_hit_rate(requested, estimated, tolerance=0.5, n_boot=n_boot, seed=seed)
+    alignment = segment_alignment(embedder.embed_audio(span_audio), embedder.embed_text(span_captions), span_items,
+                                  n_boot=n_boot, seed=seed)
+    return {"boundary_hit_rate": hits["value"], "boundary_hit_rate_low": hits["low"], "boundary_hit_rate_high": hits["high"],
+            "segment_alignment": alignment["value"], "segment_alignment_low": alignment["low"],
+            "segment_alignment_high": alignment["high"], "own_caption_rate": alignment["own_caption_rate"],
+            "structured_prompts": len(requested), "structure_backend": f"classical segmentation; {embedder.name}"}
 
 
 def parameter_counts(checkpoints: dict[str, Path]) -> dict[str, int]:

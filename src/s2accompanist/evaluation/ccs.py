@@ -3,7 +3,13 @@
 Concepts are the genre, instrument and mood/theme tags `extract_concepts` reads off each
 prompt. A *detector* says which tags are present in a clip: any callable taking one clip and
 returning either {tag: probability} (an autotagger; kept where probability >= threshold) or a
-collection of tag names (a judge that already decided). Tags are canonical MTG-Jamendo names.
+collection of tag names (a judge that already decided). A `PromptConceptJudge` (an
+audio-language model asked about exactly the prompt's concepts, evaluation/judge.py) is told the
+prompt's concepts and returns the audible ones. Tags are canonical MTG-Jamendo names.
+
+A detector that cannot decide for a clip (a judge whose answer does not parse) raises
+`DetectionFailure`: that item is left out of CCS and listed in `failures` with the reason, never
+counted as "detected" or "not detected".
 
 Per item, coverage = detected named concepts / named concepts; CCS is the mean over items, with
 a bootstrap interval over items. Prompts that name no concept cannot be scored: they are left
@@ -14,7 +20,7 @@ the items naming at least one concept of that family, the coverage within that f
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Protocol, Sequence, Union, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -24,6 +30,19 @@ from s2accompanist.evaluation.concepts import FAMILIES, ConceptVocabulary, defau
 
 DetectorOutput = Union[Mapping[str, float], Collection[str]]
 ConceptDetector = Callable[[Any], DetectorOutput]
+
+
+class DetectionFailure(RuntimeError):
+    """The detector could not decide for one clip; the message is the reason recorded in `failures`."""
+
+
+@runtime_checkable
+class PromptConceptJudge(Protocol):
+    """A detector asked about the prompt's own concepts only, as ATTM asks an audio-language model."""
+
+    def judge(self, clip: Any, candidates: dict[str, list[str]]) -> Collection[str]:
+        """The tags of `candidates` ({family: [tag, ...]}) audible in `clip`; raise DetectionFailure if undecided."""
+        ...
 
 
 def detected_tags(output: DetectorOutput, threshold: float, vocabulary: ConceptVocabulary) -> set[str]:
@@ -80,7 +99,7 @@ def summarise_coverage(table: pd.DataFrame, n_items: int, n_boot: int, seed: int
 def concept_coverage(
     prompts: Sequence[str],
     clips: Sequence[Any],
-    detector: ConceptDetector,
+    detector: ConceptDetector | PromptConceptJudge,
     threshold: float = 0.5,
     n_boot: int = 1000,
     seed: int = 0,
@@ -90,7 +109,10 @@ def concept_coverage(
     """CCS of clips against their prompts.
 
     Returns {"value", "low", "high", "n_boot", "ci", "per_family", "n_items", "n_excluded",
-    "per_concept"}; `per_concept` is the `coverage_table` frame (item = position in `prompts`).
+    "n_failed", "per_concept", "failures"}; `per_concept` is the `coverage_table` frame of the
+    scored items, `failures` a frame of (item, reason) for clips the detector could not decide
+    (item = position in `prompts`). A judge's answer is a decision, so `threshold` only applies to
+    probabilities.
     """
     if len(prompts) != len(clips):
         raise ValueError(f"{len(prompts)} prompts but {len(clips)} clips; give one clip per prompt")
@@ -98,10 +120,28 @@ def concept_coverage(
         raise ValueError(f"threshold must lie in (0, 1], got {threshold!r}")
     vocabulary = vocabulary or default_vocabulary()
     prompt_concepts = [extract_concepts(prompt, vocabulary) for prompt in prompts]
-    # Clips whose prompt names nothing are not sent to the detector: their answer cannot count.
-    detections = [
-        detected_tags(detector(clip), threshold, vocabulary) if any(concepts.values()) else set()
-        for clip, concepts in zip(clips, prompt_concepts)
-    ]
-    table = coverage_table(prompt_concepts, detections)
-    return {**summarise_coverage(table, len(prompts), n_boot, seed, ci), "per_concept": table}
+    scored_items, detections, failures = [], [], []
+    for item, (clip, concepts) in enumerate(zip(clips, prompt_concepts)):
+        # Clips whose prompt names nothing are not sent to the detector: their answer cannot count.
+        if not any(concepts.values()):
+            scored_items.append(item)
+            detections.append(set())
+            continue
+        try:
+            output = detector.judge(clip, concepts) if isinstance(detector, PromptConceptJudge) else detector(clip)
+        except DetectionFailure as failure:
+            failures.append({"item": item, "reason": str(failure)})
+            continue
+        scored_items.append(item)
+        detections.append(detected_tags(output, threshold, vocabulary))
+    if failures and len(failures) == sum(any(concepts.values()) for concepts in prompt_concepts):
+        raise DetectionFailure(
+            f"the CCS detector could not decide for any of the {len(failures)} clips whose prompt names a concept; "
+            f"first reason: {failures[0]['reason']}"
+        )
+    table = coverage_table([prompt_concepts[item] for item in scored_items], detections)
+    # coverage_table numbers the scored items 0..k-1; report positions in `prompts` instead.
+    table["item"] = np.asarray(scored_items, dtype=np.int64)[table["item"].to_numpy(dtype=np.int64)]
+    summary = summarise_coverage(table, len(scored_items), n_boot, seed, ci)
+    failed = pd.DataFrame(failures, columns=["item", "reason"]).astype({"item": np.int64})
+    return {**summary, "n_failed": len(failures), "per_concept": table, "failures": failed}

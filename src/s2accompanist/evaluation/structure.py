@@ -7,6 +7,9 @@ Two views:
 - segment alignment: per requested segment, the cosine between the audio embedding of that
   stretch of the clip and the text embedding of its caption, plus how often a segment's audio is
   closer to its own caption than to the other captions of the same clip.
+
+Both carry a percentile-bootstrap interval over clips (evaluation/bootstrap.py), like FAD, CLAP
+score and CCS: the clip, not the boundary or the segment, is the unit that was sampled.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import mir_eval
 import numpy as np
 import pandas as pd
 
+from s2accompanist.evaluation.bootstrap import bootstrap_interval, mean_with_ci
 from s2accompanist.evaluation.clap_score import paired_cosine
 
 
@@ -29,12 +33,16 @@ def boundary_hit_rate(
     requested_intervals: Sequence[np.ndarray],
     estimated_intervals: Sequence[np.ndarray],
     tolerance: float = 0.5,
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
 ) -> dict:
     """Share of requested boundaries with an estimated boundary within +-`tolerance` seconds.
 
     Each item gives (k, 2) arrays of segment [start, end] times in seconds. Items whose request
     has a single segment have no boundary to hit: they are left out and counted in `n_excluded`.
-    Returns {"value" (hits pooled over all requested boundaries), "n_boundaries", "n_hits",
+    Returns {"value" (hits pooled over all requested boundaries), "low", "high" (bootstrap over
+    scored items, each resample pooled the same way), "n_boot", "ci", "n_boundaries", "n_hits",
     "n_items", "n_excluded", "per_item" (recall per item, NaN where excluded)}.
     """
     if len(requested_intervals) != len(estimated_intervals):
@@ -45,7 +53,7 @@ def boundary_hit_rate(
     if tolerance <= 0:
         raise ValueError(f"tolerance must be positive seconds, got {tolerance!r}; MIREX reports 0.5 and 3.0")
     per_item = np.full(len(requested_intervals), np.nan)
-    n_boundaries = n_hits = 0
+    item_hits, item_boundaries = [], []
     for item, (requested, estimated) in enumerate(zip(requested_intervals, estimated_intervals)):
         requested = _check_intervals(requested, f"requested intervals of item {item}")
         estimated = _check_intervals(estimated, f"estimated intervals of item {item}")
@@ -54,28 +62,38 @@ def boundary_hit_rate(
             continue
         hits = _hits(requested, estimated, tolerance, n_requested)
         per_item[item] = hits / n_requested
-        n_boundaries += n_requested
-        n_hits += hits
-    if n_boundaries == 0:
+        item_hits.append(hits)
+        item_boundaries.append(n_requested)
+    if not item_boundaries:
         raise ValueError("no item requests more than one segment; the boundary hit rate is undefined")
+    hits_of, boundaries_of = np.array(item_hits), np.array(item_boundaries)
+    # Pooled, not averaged per item: a clip asking for five changes weighs more than one asking for one.
+    low, high = bootstrap_interval(lambda idx: hits_of[idx].sum() / boundaries_of[idx].sum(), len(item_boundaries),
+                                   n_boot, seed, ci)
     n_items = int(np.isfinite(per_item).sum())
     return {
-        "value": n_hits / n_boundaries,
-        "n_boundaries": n_boundaries,
-        "n_hits": n_hits,
+        "value": float(hits_of.sum() / boundaries_of.sum()),
+        "low": low,
+        "high": high,
+        "n_boot": int(n_boot),
+        "ci": float(ci),
+        "n_boundaries": int(boundaries_of.sum()),
+        "n_hits": int(hits_of.sum()),
         "n_items": n_items,
         "n_excluded": len(per_item) - n_items,
         "per_item": per_item,
     }
 
 
-def segment_alignment(audio_emb: np.ndarray, caption_emb: np.ndarray, item_ids: Sequence) -> dict:
+def segment_alignment(audio_emb: np.ndarray, caption_emb: np.ndarray, item_ids: Sequence,
+                      n_boot: int = 1000, seed: int = 0, ci: float = 0.95) -> dict:
     """Per-segment audio-caption cosine, averaged within each clip and then over clips.
 
     Row i of `audio_emb` is segment i's audio, row i of `caption_emb` its caption, `item_ids[i]`
     its clip. `own_caption_rate` is, over segments of clips with at least two segments, the share
     whose audio is most similar to its own caption among that clip's captions (None when no clip
-    has two). Returns {"value", "own_caption_rate", "per_item" (Series indexed by item id)}.
+    has two). Returns {"value", "low", "high" (bootstrap over clips), "n_boot", "ci",
+    "own_caption_rate", "per_item" (Series indexed by item id)}.
     """
     cosines = paired_cosine(audio_emb, caption_emb)
     item_ids = np.asarray(item_ids)
@@ -93,7 +111,7 @@ def segment_alignment(audio_emb: np.ndarray, caption_emb: np.ndarray, item_ids: 
         similarity = audio_unit[rows] @ caption_unit[rows].T
         own_best.extend(np.argmax(similarity, axis=1) == np.arange(rows.size))
     return {
-        "value": float(per_item.mean()),
+        **mean_with_ci(per_item.to_numpy(dtype=np.float64), n_boot, seed, ci),
         "own_caption_rate": float(np.mean(own_best)) if own_best else None,
         "per_item": per_item,
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -123,6 +123,71 @@ def grade_histograms(
         for ax, column in zip(axes, columns):
             sns.histplot(data=frame, x=column, hue=hue, bins=bins, multiple="stack", ax=ax)
             ax.set_title(column)
+        return save_figure(figure, stem_path)
+
+
+SPECTROGRAM_PANEL_SIZE = (2.6, 1.9)  # inches per spectrogram
+SPECTROGRAM_RANGE_DB = 80.0
+
+
+def mel_db(audio: np.ndarray, sample_rate: int, n_mels: int = 64) -> np.ndarray:
+    """(n_mels, frames) log-mel power in dB (reference power 1, the same for every clip)."""
+    import librosa
+
+    power = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float32), sr=sample_rate, n_fft=1024,
+                                           hop_length=256, n_mels=n_mels)
+    # Reference 1.0, not each clip's own maximum: quiet and loud systems must look different.
+    return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)
+
+
+def spectrogram_grid(
+    clips: Mapping[str, Mapping[str, np.ndarray | None]],
+    sample_rate: int,
+    stem_path: str | os.PathLike,
+    n_mels: int = 64,
+) -> dict:
+    """Log-mel spectrograms, a row per prompt and a column per source (e.g. reference, then each system).
+
+    `clips` maps row label -> {column title: mono audio or None}; every row has the same columns in
+    the same order. None draws an empty panel saying the clip does not exist (an out-of-distribution
+    prompt has no reference). All panels share one dB scale and one colour bar.
+    """
+    if not clips:
+        raise ValueError("spectrogram_grid needs at least one row of clips")
+    columns = list(next(iter(clips.values())))
+    for label, row in clips.items():
+        if list(row) != columns:
+            raise ValueError(f"spectrogram_grid: row {label!r} has columns {list(row)}; every row needs {columns}")
+    spectra = {(label, column): mel_db(audio, sample_rate, n_mels)
+               for label, row in clips.items() for column, audio in row.items() if audio is not None}
+    if not spectra:
+        raise ValueError("spectrogram_grid: every clip is None; there is nothing to draw")
+    top = max(float(spectrum.max()) for spectrum in spectra.values())
+    with report_style():
+        figure = Figure(figsize=(SPECTROGRAM_PANEL_SIZE[0] * len(columns), SPECTROGRAM_PANEL_SIZE[1] * len(clips)),
+                        dpi=DPI, layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.subplots(len(clips), len(columns), squeeze=False)
+        image = None
+        for row_index, label in enumerate(clips):
+            for column_index, column in enumerate(columns):
+                ax = axes[row_index, column_index]
+                ax.set_title(column)
+                ax.grid(False)
+                if column_index == 0:
+                    ax.set_ylabel(f"{label}\nmel band")
+                spectrum = spectra.get((label, column))
+                if spectrum is None:
+                    ax.text(0.5, 0.5, "no clip", ha="center", va="center", transform=ax.transAxes)
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+                    continue
+                seconds = spectrum.shape[1] * 256 / sample_rate
+                image = ax.imshow(spectrum, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+                                  extent=(0.0, seconds, 0.0, float(n_mels)), vmin=top - SPECTROGRAM_RANGE_DB, vmax=top)
+                if row_index == len(clips) - 1:
+                    ax.set_xlabel("time (s)")
+        figure.colorbar(image, ax=axes, label="mel power (dB)", shrink=0.8)
         return save_figure(figure, stem_path)
 
 

@@ -1,4 +1,4 @@
-"""The `report` stage: the ATTM and ablation tables, the validation tables, figures, the listening page.
+"""The `report` stage: the ATTM, structure and ablation tables, the validation tables, figures, the listening page.
 
 Our numbers come from data/evaluation and reports/metrics; published numbers come from the
 package's copies of the reference CSVs and are always labelled "reported".
@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from ..audio import load_audio
 from ..io import write_text
+from .figures import spectrogram_grid
 from .tables import format_with_ci, load_reported, write_table
 
 # The paper's ablation rows and the variant of ours that answers each (closest setting we train).
@@ -26,6 +30,10 @@ ABLATION_ROWS = (
     ("pretrain + SFT on top-20% graded data", "sft-full", "the full model after SFT on the selected segments"),
 )
 METRICS = ("fad_clap", "clap_score", "ccs")
+STRUCTURE_METRICS = ("boundary_hit_rate", "segment_alignment")
+# Tables shown first on the listening page, in this order; any other table follows by name.
+PAGE_TABLE_ORDER = ("attm", "structure", "ablations")
+SPECTROGRAM_RATE = 16_000
 
 
 def resource_csv(name: str) -> Path:
@@ -39,11 +47,41 @@ def _formatted(row: pd.Series | None, metric: str) -> str:
 
 
 def attm_tables(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
+    """attm.{md,csv,tex} and, where the scores have structure metrics, structure.{md,csv,tex};
+    returns the ATTM table."""
     from .tables import attm_table
 
     ours = scores[~scores["system"].str.startswith("reference audio")].copy()
     table = attm_table(ours, load_reported(resource_csv("attm_reported.csv"), "official"))
+    failed = int(ours["ccs_failed"].fillna(0).sum()) if "ccs_failed" in ours else 0
+    if failed:
+        table.attrs["note"] += (f" CCS leaves out {failed} clip(s) whose judge answer could not be read; the reasons are "
+                                "in data/evaluation/per_item.parquet (column ccs_failure).")
     write_table(table, out_dir / "attm", "ATTM benchmark: our variants (measured) and published systems (reported)")
+    if any(metric in scores and scores[metric].notna().any() for metric in STRUCTURE_METRICS):
+        structure_table(scores, out_dir)
+    return table
+
+
+def structure_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
+    """Does each system follow the requested sections? Boundary hit rate and segment alignment with
+    their bootstrap intervals over structured prompts, one row per system that has them."""
+    rows = []
+    for _, row in scores.iterrows():
+        if all(pd.isna(row.get(metric)) for metric in STRUCTURE_METRICS):
+            continue
+        rows.append({
+            "system": row["system"],
+            **{metric: _formatted(row, metric) for metric in STRUCTURE_METRICS},
+            "own_caption_rate": row.get("own_caption_rate"),
+            "structured_prompts": row.get("structured_prompts"),
+            "backend": row.get("structure_backend", "n/a"),
+        })
+    table = pd.DataFrame(rows, columns=["system", *STRUCTURE_METRICS, "own_caption_rate", "structured_prompts", "backend"])
+    write_table(table, out_dir / "structure", "Structure control: requested sections against what the clips do (measured)",
+                note="Boundary hit rate: share of requested section changes found by classical segmentation within 0.5 s, "
+                     "pooled over prompts. Segment alignment: cosine of each requested span's audio with its own caption, "
+                     "averaged per prompt then over prompts. Intervals: 95 % percentile bootstrap over prompts.")
     return table
 
 
@@ -106,24 +144,99 @@ def validation_tables(metrics_dir: Path, out_dir: Path) -> dict[str, pd.DataFram
     return tables
 
 
-def listening_page(requests, systems: list[str], out_path: Path, limit: int = 12) -> Path:
-    """reports/index.html: each prompt with its reference clip and every system's clip, side by side."""
-    def player(path: str) -> str:
-        return f'<audio controls preload="none" src="{html.escape(path)}"></audio>'
+def spectrogram_figure(requests, systems: list[str], data_dir: Path, stem_path: Path, n_rows: int = 3) -> dict:
+    """Log-mel spectrograms of the first `n_rows` prompts (those with a reference clip first): the
+    reference, then each system's clip, as figures.spectrogram_grid draws them."""
+    if not requests or not systems:
+        raise ValueError(f"a spectrogram grid needs prompts and systems; got {len(requests)} prompts and systems {systems}")
+    with_reference = [r for r in requests if _reference_clip(data_dir, r) is not None]
+    chosen = (with_reference + [r for r in requests if r not in with_reference])[:n_rows]
+    clips = {}
+    for request in chosen:
+        reference = _reference_clip(data_dir, request)
+        row = {"reference": _mono(reference) if reference is not None else None}
+        row.update({system: _mono(_generated_clip(data_dir, system, request)) for system in systems})
+        clips[request.id] = row
+    return spectrogram_grid(clips, SPECTROGRAM_RATE, stem_path)
+
+
+def listening_page(requests, systems: list[str], out_path: Path, limit: int = 12, data_dir: Path = Path("data"),
+                   spectrogram_rows: int = 3) -> Path:
+    """reports/index.html: each prompt with its reference clip and every system's clip, side by side,
+    then the result tables (from the tables/ folder beside the page) and every figure in figures/.
+
+    First draws figures/spectrograms.{png,pdf} from the first `spectrogram_rows` prompts (0: none).
+    Links are relative to the page, so open it from inside the repository.
+    """
+    out_path = Path(out_path)
+    reports_dir = out_path.parent
+    if spectrogram_rows > 0 and requests and systems:
+        spectrogram_figure(requests, systems, data_dir, reports_dir / "figures" / "spectrograms", spectrogram_rows)
+
+    def href(path: Path) -> str:
+        return html.escape(Path(os.path.relpath(path, reports_dir)).as_posix())
+
+    def player(path: Path) -> str:
+        return f'<audio controls preload="none" src="{href(path)}"></audio>'
 
     head = "".join(f"<th>{html.escape(s)}</th>" for s in ["prompt", "reference"] + systems)
     rows = []
     for request in requests[:limit]:
         sections = "<br>".join(f"{html.escape(s.label)} {s.start_s:.1f}-{s.end_s:.1f} s: {html.escape(s.caption)}" for s in request.segments)
-        reference = player(f"../data/prompts/reference/{request.id}.wav") if request.metadata.get("split") == "in_distribution" else "-"
+        reference = _reference_clip(data_dir, request)
         cells = [f"<td><b>{html.escape(request.id)}</b> ({html.escape(request.metadata.get('split', ''))})<br>"
-                 f"{html.escape(request.prompt)}<br><small>{sections}</small></td>", f"<td>{reference}</td>"]
-        cells += [f"<td>{player(f'../data/generated/{s}/{request.id}.wav')}</td>" for s in systems]
+                 f"{html.escape(request.prompt)}<br><small>{sections}</small></td>",
+                 f"<td>{player(reference) if reference is not None else '-'}</td>"]
+        cells += [f"<td>{player(_generated_clip(data_dir, s, request))}</td>" for s in systems]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    links = " | ".join(f'<a href="tables/{name}.md">{name}</a>' for name in ("attm", "ablations"))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>s2accompanist: listening page</title>"
-            f"<style>body{{font-family:sans-serif}} td{{vertical-align:top;padding:4px;border-bottom:1px solid #ddd}}</style>"
-            f"</head><body><h1>s2accompanist: listen</h1><p>Tables: {links}; executed notebooks in "
-            f"<a href='notebooks/'>notebooks/</a>. Clips are served from ../data, so open this page inside the repository.</p>"
-            f"<table><tr>{head}</tr>{''.join(rows)}</table></body></html>\n")
+            f"<link rel='icon' href='data:,'>"
+            f"<style>body{{font-family:sans-serif}} td,th{{vertical-align:top;padding:4px;border-bottom:1px solid #ddd}}"
+            f" img{{max-width:100%}}</style>"
+            f"</head><body><h1>s2accompanist: listen</h1><p>Executed notebooks in "
+            f"<a href='notebooks/'>notebooks/</a>. Clips are served from the data folder, so open this page inside the "
+            f"repository.</p><table class='clips'><tr>{head}</tr>{''.join(rows)}</table>"
+            f"{_tables_html(reports_dir / 'tables', href)}{_figures_html(reports_dir / 'figures', href)}</body></html>\n")
     return write_text(out_path, page)
+
+
+def _reference_clip(data_dir: Path, request) -> Path | None:
+    path = Path(data_dir) / "prompts" / "reference" / f"{request.id}.wav"
+    return path if request.metadata.get("split") == "in_distribution" and path.is_file() else None
+
+
+def _generated_clip(data_dir: Path, system: str, request) -> Path:
+    return Path(data_dir) / "generated" / system / f"{request.id}.wav"
+
+
+def _mono(path: Path) -> np.ndarray:
+    # A silent clip is a result worth seeing, not an unusable file.
+    return load_audio(path, SPECTROGRAM_RATE, 1, silence_dbfs=-np.inf)[0]
+
+
+def _tables_html(tables_dir: Path, href) -> str:
+    if not tables_dir.is_dir():
+        return ""
+    names = sorted(path.stem for path in tables_dir.glob("*.csv"))
+    ordered = [n for n in PAGE_TABLE_ORDER if n in names] + [n for n in names if n not in PAGE_TABLE_ORDER]
+    parts = ["<h2>Tables</h2>"]
+    for name in ordered:
+        frame = pd.read_csv(tables_dir / f"{name}.csv")
+        links = " ".join(f"<a href='{href(tables_dir / f'{name}.{suffix}')}'>{suffix}</a>"
+                         for suffix in ("md", "csv", "tex") if (tables_dir / f"{name}.{suffix}").is_file())
+        parts.append(f"<h3 id='table-{html.escape(name)}'>{html.escape(name)} <small>({links})</small></h3>"
+                     + frame.to_html(index=False, na_rep="n/a", border=0, classes="results", float_format="{:.3f}".format))
+    return "".join(parts)
+
+
+def _figures_html(figures_dir: Path, href) -> str:
+    pngs = sorted(figures_dir.glob("*.png")) if figures_dir.is_dir() else []
+    if not pngs:
+        return ""
+    parts = ["<h2>Figures</h2>"]
+    for png in pngs:
+        pdf = png.with_suffix(".pdf")
+        link = f" (<a href='{href(pdf)}'>pdf</a>)" if pdf.is_file() else ""
+        parts.append(f"<figure><img src='{href(png)}' alt='{html.escape(png.stem)}'>"
+                     f"<figcaption>{html.escape(png.stem)}{link}</figcaption></figure>")
+    return "".join(parts)
