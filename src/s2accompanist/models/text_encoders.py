@@ -11,7 +11,7 @@ vector per text (B, pooled_dim). Backends:
   written by `export_clap_text_branch` (CLAP's fine-tuned RoBERTa plus
   `clap_text_projection.safetensors`) gives CLAP's 512-d projected, L2-normalised text embedding
   as pooled; a plain roberta folder gives the masked mean of its tokens (768-d).
-- `mulan_text`: not implemented (see `build_text_encoder`).
+- `mulan_text`: refused; MuQ-MuLan's package cannot run here (see models/mulan_backend.py).
 
 Nothing is downloaded: Hugging Face is forced offline and every load is `local_files_only`.
 """
@@ -93,10 +93,9 @@ def build_text_encoder(backend: str = "minilm", checkpoint: str | os.PathLike | 
     if backend not in BACKENDS:
         raise ValueError(f"text_encoder.backend {backend!r} is unknown; choose one of {list(BACKENDS)}")
     if backend == "mulan_text":
-        raise NotImplementedError(
-            "text_encoder.backend 'mulan_text' (MuQ-MuLan's text tower) is not implemented: it needs the `muq` package and a "
-            "local OpenMuQ/MuQ-MuLan-large checkpoint, neither of which is installed here; use minilm, t5 or clap_text"
-        )
+        from .mulan_backend import mulan_unavailable_reason
+
+        raise NotImplementedError(mulan_unavailable_reason("text_encoder.backend", backend, PARAM, checkpoint) + "; use minilm, t5 or clap_text")
     if backend == "minilm":
         folder = _bundled_minilm() if checkpoint is None else _checked_folder(checkpoint, backend)
         encoder = _minilm(folder, max_tokens)
