@@ -111,6 +111,9 @@ class GradeParams(Section):
 
 class CurateParams(Section):
     segment_s_max: Annotated[float, Field(ge=4.0)]
+    executor: Literal["local", "ray"]
+    workers: PositiveInt
+    cache_dir: LocalPath
     separation: SeparationParams
     segmentation: SegmentationParams
     captioning: CaptioningParams

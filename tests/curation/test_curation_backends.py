@@ -18,6 +18,7 @@ import torch
 from curation_synth import abab_song
 
 from s2accompanist.audio import load_audio, write_audio
+from s2accompanist.checkpoints import CheckpointError
 from s2accompanist.curation import captioners
 from s2accompanist.curation.captioners import Caption, CaptionResponseError, HostedCaptionError
 from s2accompanist.curation.pipeline import BackendUnavailable, build_backends, curate_corpus
@@ -204,14 +205,16 @@ def test_paper_backends_load_no_reference_clap(fake_models, monkeypatch):
     assert backends.names["quality"].startswith("audiobox") and backends.names["alignment"].startswith("laion_clap")
 
 
-@pytest.mark.parametrize("step, backend, needs", [
-    ("separation", "demucs", r"demucs package is not installed.*curate\.separation\.checkpoint"),
-    ("alignment", "mulan", r"muq package.*curate\.alignment\.checkpoint.*MuQ-MuLan folder"),
-])
-def test_backends_this_environment_cannot_run_say_what_they_need(fake_models, step, backend, needs):
-    with pytest.raises(BackendUnavailable, match=needs):
-        build_backends(curate_params(**{step: backend}), "refclap.safetensors")
+def test_mulan_which_this_environment_cannot_run_says_what_it_needs(fake_models):
+    with pytest.raises(BackendUnavailable, match=r"muq package.*curate\.alignment\.checkpoint.*MuQ-MuLan folder"):
+        build_backends(curate_params(alignment="mulan"), "refclap.safetensors")
     assert fake_models == [], "the refusal comes before any model is loaded"
+
+
+def test_demucs_without_its_checkpoint_names_the_parameter(fake_models):
+    with pytest.raises(CheckpointError, match=r"curate\.separation\.checkpoint: checkpoint file separation\.ckpt does not exist.*955717e8"):
+        build_backends(curate_params(separation="demucs"), "refclap.safetensors")
+    assert fake_models == []
 
 
 def test_a_track_that_fails_mid_curation_is_a_reject_and_the_rest_is_curated(fake_models, corpus, tmp_path):

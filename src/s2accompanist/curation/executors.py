@@ -1,0 +1,94 @@
+"""Run one per-item function over many items: here (a process pool) or on a Ray cluster.
+
+Both executors take the same picklable top-level function and return its results in input order,
+so a stage's tables do not depend on where it ran. The function must build any model it needs
+once per process (see `pipeline.curate_track`), because items reach workers one by one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Sequence
+
+from tqdm import tqdm
+
+EXECUTORS = ("local", "ray")
+
+
+def run_items(fn: Callable[[Any], Any], items: Sequence[Any], executor: str = "local", workers: int = 1,
+              desc: str = "items", preload: Sequence[str] = ()) -> list[Any]:
+    """fn(item) for every item, results in input order. executor 'local': `workers` processes
+    (1 runs in this process, no pool); 'ray': Ray Data tasks, `workers` CPUs when this call
+    starts a local Ray instance (a cluster named by RAY_ADDRESS, or already initialised, is used
+    as it is).
+    `preload`: modules a local pool imports once before it starts its workers."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if executor == "local":
+        return run_local(fn, items, workers, desc, preload)
+    if executor == "ray":
+        return run_ray(fn, items, workers)
+    raise ValueError(f"executor {executor!r} is not one of {EXECUTORS}")
+
+
+def run_local(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, desc: str, preload: Sequence[str] = ()) -> list[Any]:
+    if workers == 1 or len(items) <= 1:
+        return [fn(item) for item in tqdm(items, desc=desc, unit="item")]
+    # forkserver: workers start from a clean process that has imported fn's module (and `preload`)
+    # once, so they neither inherit the parent's thread pools and locks (fork) nor each re-import
+    # torch and transformers (spawn).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([fn_module(fn), *preload])
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    results: list[Any] = [None] * len(items)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_limit_threads,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(fn, item): index for index, item in enumerate(items)}
+        for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="item"):
+            results[futures[future]] = future.result()
+    return results
+
+
+def run_ray(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
+    try:
+        import ray
+        import ray.data
+    except ImportError as err:
+        raise RuntimeError("executor 'ray' needs the ray[data] package (pinned in pyproject.toml); "
+                           "install the project's dependencies or use executor 'local'") from err
+    started_here = not ray.is_initialized()
+    if started_here and os.environ.get("RAY_ADDRESS"):
+        ray.init(log_to_driver=False)  # a running cluster: it decides the CPUs, not `workers`
+    elif started_here:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        # Items and results travel pickled as bytes, so Arrow never has to infer a schema from them.
+        rows = [{"index": index, "item": pickle.dumps(item)} for index, item in enumerate(items)]
+        dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
+        done = dataset.map(_apply_to_row, fn_kwargs={"fn": fn}).take_all()
+    finally:
+        if started_here:
+            ray.shutdown()
+    results: list[Any] = [None] * len(items)
+    for row in done:
+        results[int(row["index"])] = pickle.loads(row["result"])
+    return results
+
+
+def _apply_to_row(row: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
+    return {"index": row["index"], "result": pickle.dumps(fn(pickle.loads(row["item"])))}
+
+
+def fn_module(fn: Callable[[Any], Any]) -> str:
+    """The module defining fn (or the function a functools.partial wraps)."""
+    return getattr(fn, "func", fn).__module__
+
+
+def _limit_threads(threads: int) -> None:
+    # Workers share the cores: without a limit each would start one torch thread per core.
+    import torch
+
+    torch.set_num_threads(threads)
