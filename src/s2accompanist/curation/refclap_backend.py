@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 
 import numpy as np
@@ -17,6 +18,10 @@ class ReferenceClapBackend:
         self.model = refclap.eval()
         self.text_encoder = text_encoder
         self.batch_size = batch_size
+        # Curation asks for a segment's tags (captioning) and then its embedding (alignment): one
+        # encoder pass serves both, remembered for the most recent clip only.
+        self._last_clip: bytes | None = None
+        self._last_encoding: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _waveform(self, clip: np.ndarray, sample_rate: int) -> torch.Tensor:
         if sample_rate != self.model.sample_rate:
@@ -26,17 +31,24 @@ class ReferenceClapBackend:
         return torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32))[None]
 
     @torch.no_grad()
+    def _encode(self, clip: np.ndarray, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(embedding (1, D), tag probabilities (1, n_tags)) of one clip."""
+        key = hashlib.blake2b(np.ascontiguousarray(clip).tobytes(), digest_size=16, person=str(sample_rate).encode()[:16]).digest()
+        if key != self._last_clip:
+            self._last_encoding = self.model.embed_audio_with_tags(self._waveform(clip, sample_rate))
+            self._last_clip = key
+        return self._last_encoding
+
     def tags(self, clip: np.ndarray, sample_rate: int) -> dict[str, dict[str, float]]:
         """{family: {tag: probability}} for every tag the model knows."""
-        probabilities = self.model.tag_probabilities(self._waveform(clip, sample_rate))[0].tolist()
+        probabilities = self._encode(clip, sample_rate)[1][0].tolist()
         by_family: dict[str, dict[str, float]] = defaultdict(dict)
         for tag, probability in zip(self.model.tag_names, probabilities):
             by_family[family_of_tag()[tag]][tag] = probability
         return dict(by_family)
 
-    @torch.no_grad()
     def audio_embedding(self, clip: np.ndarray, sample_rate: int) -> torch.Tensor:
-        return self.model.embed_audio(self._waveform(clip, sample_rate))
+        return self._encode(clip, sample_rate)[0]
 
     @torch.no_grad()
     def text_embedding(self, texts: list[str]) -> torch.Tensor:
