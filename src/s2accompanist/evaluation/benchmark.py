@@ -20,6 +20,7 @@ import torch
 from ..audio import load_audio, resample
 from ..generation import GenerationRequest
 from .ccs import ConceptDetector, PromptConceptJudge, concept_coverage
+from .baselines import shuffled_clap_score
 from .clap_score import clap_score
 from .fad import fad_with_ci
 from .structure import boundary_hit_rate, segment_alignment
@@ -156,6 +157,10 @@ def evaluate_system(name: str, clips: list[np.ndarray], requests: list[Generatio
         row.update(fad_clap=fad["value"], fad_clap_low=fad["low"], fad_clap_high=fad["high"])
     clap = clap_score(audio_emb, text_emb, n_boot, seed)
     row.update(clap_score=clap["value"], clap_score_low=clap["low"], clap_score_high=clap["high"])
+    if len(requests) >= 2:  # what the same clips score against other items' prompts: the prompt-following floor
+        shuffled = shuffled_clap_score(audio_emb, text_emb, n_boot, seed)
+        row.update(clap_score_shuffled=shuffled["value"], clap_score_shuffled_low=shuffled["low"],
+                   clap_score_shuffled_high=shuffled["high"])
     per_item = pd.DataFrame({"system": name, "id": [r.id for r in requests], "clap": clap["per_item"],
                              "split": [r.metadata.get("split", "") for r in requests]})
     if detector is not None:

@@ -51,7 +51,7 @@ def attm_tables(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
     returns the ATTM table."""
     from .tables import attm_table
 
-    ours = scores[~scores["system"].str.startswith("reference audio")].copy()
+    ours = scores[~scores["system"].map(is_baseline) & ~scores["system"].str.startswith("reference audio")].copy()
     table = attm_table(ours, load_reported(resource_csv("attm_reported.csv"), "official"))
     failed = int(ours["ccs_failed"].fillna(0).sum()) if "ccs_failed" in ours else 0
     if failed:
@@ -82,6 +82,30 @@ def structure_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
                 note="Boundary hit rate: share of requested section changes found by classical segmentation within 0.5 s, "
                      "pooled over prompts. Segment alignment: cosine of each requested span's audio with its own caption, "
                      "averaged per prompt then over prompts. Intervals: 95 % percentile bootstrap over prompts.")
+    return table
+
+
+# Systems that exist to be beaten: the untrained generator and noise shaped to the reference spectrum.
+BASELINE_PREFIXES = ("untrained", "baseline:")
+
+
+def is_baseline(system: str) -> bool:
+    return system.startswith(BASELINE_PREFIXES)
+
+
+def baselines_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
+    """Every system beside the baselines on FAD and CLAP score, and each clip's CLAP score against
+    another item's prompt (shuffled): a trained model should beat the baselines' FAD and its own
+    shuffled score."""
+    metrics = ("fad_clap", "clap_score", "clap_score_shuffled")
+    rows = [{"system": row["system"], "kind": "baseline" if is_baseline(row["system"]) else "model",
+             **{metric: _formatted(row, metric) for metric in metrics}, "backend": row.get("fad_backend", "n/a")}
+            for _, row in scores.iterrows() if not row["system"].startswith("reference audio")]
+    table = pd.DataFrame(rows, columns=["system", "kind", *metrics, "backend"])
+    write_table(table, out_dir / "baselines", "Trained systems against honest baselines (measured)",
+                note="untrained: the DiT at its initial weights, sampled like the others; baseline: shaped noise is random-phase "
+                     "noise with the reference clips' mean magnitude spectrum and loudness. clap_score_shuffled pairs each clip "
+                     "with another item's prompt. Intervals: 95 % percentile bootstrap over clips.")
     return table
 
 

@@ -95,8 +95,9 @@ def dit_config_from_params(dit: dict[str, Any], latent_dim: int, captions: Capti
 
 def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_params: dict[str, Any], latent_dir: Path,
               segments: pd.DataFrame, structure: bool, seed: int, out_path: Path, plots_csv: Path,
-              init_from: Path | None = None) -> dict[str, Any]:
-    """Train one DiT variant and export its EMA weights with everything sampling needs to know."""
+              init_from: Path | None = None, untrained_path: Path | None = None) -> dict[str, Any]:
+    """Train one DiT variant and export its EMA weights with everything sampling needs to know.
+    With `untrained_path`, the initial weights are exported there too, as a baseline to sample from."""
     from ..models.text_encoders import build_text_encoder
     from .dit import DiTTrainingWrapper, collate_dit_batch
 
@@ -114,6 +115,15 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
         state, _ = load_checkpoint(init_from, "dit_sft init (the dit_pretrain checkpoint)")
         wrapper.model.load_state_dict(state)
         wrapper.ema.shadow.load_state_dict(state)
+    def export(path: Path) -> None:
+        wrapper.export(path)
+        # Sampling needs more than the architecture: the latent scale and rate, and the text encoder.
+        state, saved = load_checkpoint(path)
+        save_checkpoint(path, state, {**saved, "latent_std": latent_std, "frame_rate_hz": rate,
+                                      "text_encoder": dit["text_encoder"], "latents": latent_dir.name})
+
+    if untrained_path is not None:
+        export(untrained_path)
     crop_frames = max(1, int(dit["crop_s"] * rate))
     windows = TrackWindows(latents, train_segments, captions, rate, crop_frames, latent_std, run["steps"] * run["batch_size"],
                            seed, structure, selected_only=stage == "dit_sft")
@@ -122,11 +132,7 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
     trainer.fit(wrapper, DataLoader(windows, batch_size=run["batch_size"], collate_fn=collate_dit_batch),
                 ckpt_path=resume_path(run_dir))
     curve = export_curve(run_dir, plots_csv, ("train/loss",))
-    wrapper.export(out_path)
-    # Sampling needs more than the architecture: the latent scale and rate, and the text encoder.
-    state, saved = load_checkpoint(out_path)
-    save_checkpoint(out_path, state, {**saved, "latent_std": latent_std, "frame_rate_hz": rate,
-                                      "text_encoder": dit["text_encoder"], "latents": latent_dir.name})
+    export(out_path)
     shutil.rmtree(run_dir, ignore_errors=True)
     losses = [row["train/loss"] for row in curve]
     return {"parameters": sum(p.numel() for p in wrapper.model.parameters()), "steps": run["steps"],
