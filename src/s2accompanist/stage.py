@@ -66,6 +66,9 @@ def run_stage(stage: str, variant: str | None = None) -> dict[str, Any]:
     notebook = notebook_for(stage)
     out_stem = notebook.stem + (f"-{variant}" if variant else "")
     executed = RENDERED / f"{out_stem}.ipynb"
+    # A run killed mid-notebook leaves its temporary copy behind (atomic_path's naming); clear ours.
+    for leftover in RENDERED.glob(f".{executed.name}.*.tmp.ipynb"):
+        leftover.unlink(missing_ok=True)
     # The kernel imports this checkout's package even when the venv holds an install of another copy.
     src = str(Path("src").resolve())
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))

@@ -1,15 +1,17 @@
 """Run one per-item function over many items: here (a process pool) or on a Ray cluster.
 
 Both executors take the same picklable top-level function and return its results in input order,
-so a stage's tables do not depend on where it ran. The function must build any model it needs
+so a stage's tables do not depend on where it ran. Every item is computed single-threaded
+(BLAS and torch), wherever it runs: multi-threaded float32 reductions split the sums differently
+with the thread count, which changed curated values in the 9th digit between executors. The function must build any model it needs
 once per process (see `pipeline.curate_track`), because items reach workers one by one.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
-import pickle
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 
@@ -35,18 +37,17 @@ def run_items(fn: Callable[[Any], Any], items: Sequence[Any], executor: str = "l
 
 
 def run_local(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, desc: str, preload: Sequence[str] = ()) -> list[Any]:
+    item_fn = functools.partial(single_threaded, fn)
     if workers == 1 or len(items) <= 1:
-        return [fn(item) for item in tqdm(items, desc=desc, unit="item")]
+        return [item_fn(item) for item in tqdm(items, desc=desc, unit="item")]
     # forkserver: workers start from a clean process that has imported fn's module (and `preload`)
     # once, so they neither inherit the parent's thread pools and locks (fork) nor each re-import
     # torch and transformers (spawn).
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([fn_module(fn), *preload])
-    threads = max(1, (os.cpu_count() or 1) // workers)
     results: list[Any] = [None] * len(items)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_limit_threads,
-                             initargs=(threads,)) as pool:
-        futures = {pool.submit(fn, item): index for index, item in enumerate(items)}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(item_fn, item): index for index, item in enumerate(items)}
         for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="item"):
             results[futures[future]] = future.result()
     return results
@@ -65,21 +66,24 @@ def run_ray(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> lis
     elif started_here:
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        # Items and results travel pickled as bytes, so Arrow never has to infer a schema from them.
-        rows = [{"index": index, "item": pickle.dumps(item)} for index, item in enumerate(items)]
+        # Rows carry only an index: the items travel once, with the function, through Ray's own
+        # serialisation, and each result comes back as one Python object in an object column,
+        # so Arrow never infers a schema from them and nothing here unpickles by hand.
+        rows = [{"index": index} for index in range(len(items))]
         dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-        done = dataset.map(_apply_to_row, fn_kwargs={"fn": fn}).take_all()
+        done = dataset.map(_apply_to_row, fn_kwargs={"fn": fn, "items": list(items)}).take_all()
     finally:
         if started_here:
             ray.shutdown()
     results: list[Any] = [None] * len(items)
     for row in done:
-        results[int(row["index"])] = pickle.loads(row["result"])
+        results[int(row["index"])] = row["result"][0]
     return results
 
 
-def _apply_to_row(row: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
-    return {"index": row["index"], "result": pickle.dumps(fn(pickle.loads(row["item"])))}
+def _apply_to_row(row: dict[str, Any], fn: Callable[[Any], Any], items: Sequence[Any]) -> dict[str, Any]:
+    # A one-element list keeps Ray from unpacking a dataclass or dict result into columns.
+    return {"index": row["index"], "result": [single_threaded(fn, items[int(row["index"])])]}
 
 
 def fn_module(fn: Callable[[Any], Any]) -> str:
@@ -87,8 +91,15 @@ def fn_module(fn: Callable[[Any], Any]) -> str:
     return getattr(fn, "func", fn).__module__
 
 
-def _limit_threads(threads: int) -> None:
-    # Workers share the cores: without a limit each would start one torch thread per core.
+def single_threaded(fn: Callable[[Any], Any], item: Any) -> Any:
+    """fn(item) with one BLAS / OpenMP thread and one torch thread, restored afterwards."""
     import torch
+    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(threads)
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            return fn(item)
+    finally:
+        torch.set_num_threads(torch_threads)

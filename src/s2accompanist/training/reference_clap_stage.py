@@ -67,6 +67,11 @@ def train_reference_clap(refclap: dict[str, Any], trainer_params: dict[str, Any]
     items = section_items(tracks, sections, raw_dir, sample_rate, build_text_encoder("minilm"), tag_names)
     config = ReferenceClapConfig(tag_names=tuple(tag_names), sample_rate=sample_rate, embed_dim=refclap["embed_dim"])
     crop = int(refclap["crop_s"] * sample_rate)
+    if not items.get("train"):
+        raise ValueError(
+            "the reference CLAP trains on the corpus's annotated sections (captions and tags), and this corpus has none in its "
+            "train split (only the synthetic corpus provides them); for other corpora point refclap.checkpoint at a trained "
+            "reference CLAP, or use curate.alignment.backend: laion_clap with evaluate.embedder.backend: clap_laion_music")
     train = ReferenceClapDataset(items["train"], crop, seed=seed)
     held_out = items["valid"] or items["train"]
     generator = torch.Generator().manual_seed(seed)

@@ -1,0 +1,149 @@
+"""SIGKILL every kind of stage midway, `dvc repro` again each time, and end with the results of a
+run that was never interrupted.
+
+One copy of the repository; `dvc repro` is started again and again. Each time, the first stage of
+a kind not yet killed (corpus, refclap, curate, leadsheet, vae, encode, dit_pretrain, dit_sft,
+prompts, generate, evaluate, report) is killed, with its whole process group, at about 40 % of
+the time that stage took in the uninterrupted `smoke_repo` run. After every kill: DVC has not
+recorded the stage as done, and no notebook kernel of the killed stage is left running (an
+orphan would go on writing into the next run's outputs). Finally `dvc repro` completes and every
+metric and every data output equals the uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from e2e.repo_copy import run, run_env, smoke_copy
+from e2e.run_outputs import compare_outputs, lock_outputs, metrics, unexpected_differences, write_finding
+
+pytestmark = pytest.mark.e2e
+
+KILL_AT_FRACTION = 0.4
+# Outputs that can differ from the uninterrupted run after the kills: an open bug, listed so the
+# report shows it; every other output must be bit-identical. A training stage killed while it
+# validates resumes from the checkpoint saved just before that validation, and Lightning does not
+# run the interrupted validation again: the training curve misses that one val/loss point (the
+# weights are unaffected), and so do the figures and the index page drawn from the curves.
+KNOWN_AFTER_KILL = {
+    "reports/plots/": "a val/loss point of a training curve is lost when the stage is killed while it validates",
+    "reports/figures": "the training-curve figures are drawn from those curves",
+    "reports/index.html": "the index page shows those figures",
+}
+
+
+def known_difference(output: str) -> str | None:
+    return next((why for prefix, why in KNOWN_AFTER_KILL.items() if output.startswith(prefix)), None)
+
+
+RUNNING = re.compile(r"Running stage '([^']+)'")
+FINISHED = re.compile(r'^\{"stage": "([^"]+)"')  # the summary stage.py prints as it exits
+
+
+def stage_kind(stage: str) -> str:
+    return stage.split("@")[0]
+
+
+def reference_durations(repo: Path) -> dict[str, float]:
+    timings = (json.loads(p.read_text()) for p in (repo / "reports/timings").glob("*.json"))
+    return {t["stage"]: float(t["wall_s"]) for t in timings}
+
+
+def processes_in(repo: Path) -> list[int]:
+    """Processes whose working folder is inside the copy (dvc, stage, notebook kernels)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if Path(os.readlink(proc / "cwd")).is_relative_to(repo):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def wait_until_gone(repo: Path, seconds: float = 20.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := processes_in(repo)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def repro_killing_one_stage(repo: Path, killed_kinds: set[str], durations: dict[str, float]) -> dict | None:
+    """Run `dvc repro`; kill it inside the first stage whose kind is not in killed_kinds.
+    Returns what was killed, or None when the run completed without a stage to kill."""
+    process = subprocess.Popen(["dvc", "repro"], cwd=repo, env=run_env(repo), start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    output, target, kill_at = [], None, None
+    while True:
+        try:
+            line = lines.get(timeout=0.1)
+            output.append(line)
+            if match := RUNNING.search(line):
+                target = None
+                if stage_kind(match.group(1)) not in killed_kinds:
+                    target = match.group(1)
+                    kill_at = time.monotonic() + KILL_AT_FRACTION * durations.get(target, 10.0)
+            elif (match := FINISHED.match(line)) and match.group(1) == target:
+                target = None  # it finished early; the next stage of its kind (if any) will be killed
+        except queue.Empty:
+            pass
+        if target is not None and time.monotonic() >= kill_at and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return {"stage": target, "after_s": round(KILL_AT_FRACTION * durations.get(target, 10.0), 1)}
+        if process.poll() is not None and lines.empty():
+            if process.returncode != 0:
+                raise AssertionError(f"dvc repro failed ({process.returncode}):\n{''.join(output)[-6000:]}")
+            return None
+
+
+def test_sigkill_in_every_kind_of_stage_then_repro_gives_the_uninterrupted_results(smoke_repo, tmp_path):
+    repo = smoke_copy(tmp_path / "repo")
+    durations = reference_durations(smoke_repo)
+    all_kinds = {stage_kind(s) for s in yaml.safe_load((smoke_repo / "dvc.lock").read_text())["stages"]}
+    kills: list[dict] = []
+    for _ in range(len(durations) + 1):
+        killed = repro_killing_one_stage(repo, {stage_kind(k["stage"]) for k in kills}, durations)
+        if killed is None:
+            break
+        kills.append(killed)
+        stage = killed["stage"]
+        lock = repo / "dvc.lock"
+        done = (yaml.safe_load(lock.read_text()) or {}).get("stages", {}) if lock.exists() else {}
+        assert stage not in done, f"DVC recorded the killed stage {stage} as finished"
+        orphans = wait_until_gone(repo)
+        for pid in orphans:
+            os.kill(pid, signal.SIGKILL)
+        assert not orphans, f"processes of the killed stage {stage} outlived the kill: {orphans}"
+
+    assert {stage_kind(k["stage"]) for k in kills} == all_kinds, f"not every kind of stage was killed: {kills}"
+    assert "up to date" in run(["dvc", "status"], repo).stdout
+    assert metrics(repo) == metrics(smoke_repo)
+    rows = compare_outputs(smoke_repo, repo)
+    leftovers = sorted(str(p.relative_to(repo)) for p in repo.rglob("*.tmp*")
+                       if not p.relative_to(repo).parts[0] in (".git", ".dvc"))
+    tracked = list(lock_outputs(repo))
+    mistaken = [f for f in leftovers if any(f == out or f.startswith(out.rstrip("/") + "/") for out in tracked)]
+    for row in rows:
+        if not row["identical"] and not row["expected_to_differ"] and known_difference(row["output"]):
+            row["expected_to_differ"] = "known open bug: " + known_difference(row["output"])
+    write_finding("kill_every_stage", {"kills": kills, "outputs": rows, "tmp_leftovers": leftovers,
+                                       "tmp_leftovers_inside_outputs": mistaken})
+    assert not mistaken, f"temporary files ended up inside DVC outputs: {mistaken}"
+    assert not unexpected_differences(rows), unexpected_differences(rows)
+    trained = [r for r in rows if str(r["output"]).startswith(("data/checkpoints/", "data/latents/", "data/generated/"))]
+    assert trained and all(r["identical"] for r in trained), "a resumed training stage gave other weights"
