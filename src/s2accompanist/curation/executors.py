@@ -29,23 +29,28 @@ def run_items(fn: Callable[[Any], Any], items: Sequence[Any], executor: str = "l
     `preload`: modules a local pool imports once before it starts its workers."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    if executor == "local":
-        return run_local(fn, items, workers, desc, preload)
-    if executor == "ray":
-        return run_ray(fn, items, workers)
-    raise ValueError(f"executor {executor!r} is not one of {EXECUTORS}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor {executor!r} is not one of {EXECUTORS}")
+    if executor == "local" and workers == 1 or len(items) <= 1:
+        return run_local(fn, items, 1, desc, preload)
+    # The first item runs here, before any worker exists, so it compiles numba's on-disk JIT cache
+    # (librosa's beat tracker) that the workers then only read: two fresh workers compiling at once
+    # wrote a corrupt cache, and every later beat_track in that environment segfaulted.
+    first = single_threaded(fn, items[0])
+    rest = run_local(fn, items[1:], workers, desc, preload) if executor == "local" else run_ray(fn, items[1:], workers)
+    return [first, *rest]
 
 
 def run_local(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, desc: str, preload: Sequence[str] = ()) -> list[Any]:
     item_fn = functools.partial(single_threaded, fn)
     if workers == 1 or len(items) <= 1:
         return [item_fn(item) for item in tqdm(items, desc=desc, unit="item")]
+    results: list[Any] = [None] * len(items)
     # forkserver: workers start from a clean process that has imported fn's module (and `preload`)
     # once, so they neither inherit the parent's thread pools and locks (fork) nor each re-import
     # torch and transformers (spawn).
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([fn_module(fn), *preload])
-    results: list[Any] = [None] * len(items)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(item_fn, item): index for index, item in enumerate(items)}
         for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="item"):
