@@ -20,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export JUPYTER_RUNTIME_DIR := $(abspath $(VENV))/jupyter-runtime
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro test bench reliability profile clean-reports help browser
+.PHONY: setup repro test bench reliability readme-tables profile clean-reports help browser
 help:
 	@sed -n '1,5p' Makefile
 
@@ -63,6 +63,10 @@ test: setup browser
 
 bench: setup
 	$(PY) bench/run.py
+
+# Copy the result tables of the last `dvc repro` into README.md (between its results markers).
+readme-tables: setup
+	$(PY) -m s2accompanist.reporting.readme
 
 # The reproducibility and fault-tolerance tests, summarised in reports/reliability.md (about 15 min on 2 cores).
 reliability: setup

@@ -57,7 +57,8 @@ def stage_kind(stage: str) -> str:
 
 def reference_durations(repo: Path) -> dict[str, float]:
     timings = (json.loads(p.read_text()) for p in (repo / "reports/timings").glob("*.json"))
-    return {t["stage"]: float(t["wall_s"]) for t in timings}
+    # Only the runner's per-stage records; other timing files (e.g. evaluate's real-time factors) have no stage.
+    return {t["stage"]: float(t["wall_s"]) for t in timings if "stage" in t and "wall_s" in t}
 
 
 def processes_in(repo: Path) -> list[int]:

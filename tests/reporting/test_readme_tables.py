@@ -1,0 +1,42 @@
+"""The README's results block is replaced by the generated tables, and nothing else changes."""
+
+import pytest
+
+from s2accompanist.reporting.readme import BEGIN, END, TABLES, update_readme
+
+
+def _tables(folder):
+    folder.mkdir()
+    for name in TABLES:
+        (folder / f"{name}.md").write_text(f"**{name} table**\n\n| a |\n| --- |\n| 1 |\n")
+    return folder
+
+
+def test_the_block_is_replaced_and_the_rest_kept(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\nbefore\n{BEGIN}\nold typed numbers 0.123\n{END}\nafter\n")
+    update_readme(readme, _tables(tmp_path / "tables"), "default")
+    text = readme.read_text()
+    assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{END}\nafter\n")
+    assert "old typed numbers" not in text
+    assert all(f"**{name} table**" in text for name in TABLES) and "profile `default`" in text
+    once = text
+    update_readme(readme, tmp_path / "tables", "default")
+    assert readme.read_text() == once, "regenerating from the same tables changes nothing"
+
+
+def test_missing_markers_or_tables_are_refused(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no block\n")
+    with pytest.raises(ValueError, match="results block"):
+        update_readme(readme, _tables(tmp_path / "tables"), "default")
+    readme.write_text(f"{BEGIN}\n{END}\n")
+    with pytest.raises(FileNotFoundError, match="run `dvc repro` first"):
+        update_readme(readme, tmp_path / "empty", "default")
+
+
+def test_the_committed_readme_has_one_block():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
