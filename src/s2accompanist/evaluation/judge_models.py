@@ -8,7 +8,6 @@ evaluation/judge.py to parse.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,8 @@ import numpy as np
 import torch
 
 from ..checkpoints import CheckpointError
-from ..curation.captioners.gemini import (
-    API_ROOT,
-    AUDIO_RATE,
-    MAX_REQUEST_BYTES,
-    GeminiCaptioner,
-    _flac_bytes,
-    generate_content_request,
-    gemini_retry_hint,
-    response_text,
-)
-from ..curation.captioners.hosted_http import HostedCaptionError, post_with_retries
+from ..curation.captioners.gemini import GeminiCaptioner
+from ..curation.captioners.hosted_http import HostedCaptionError
 from ..curation.captioners.qwen_audio import CHECKPOINT_PARAM as CAPTIONING_CHECKPOINT_PARAM
 from ..curation.captioners.qwen_audio import QwenAudioCaptioner, chat_messages
 from ..curation.captioners.segment_audio import mono_at_rate
@@ -51,31 +41,6 @@ class GeminiJudgeModel(GeminiCaptioner):
 
     def __repr__(self) -> str:
         return f"GeminiJudgeModel(model={self.model!r}, api_key_env={self.api_key_env!r})"
-
-    def answer(self, audio_mono: np.ndarray, sample_rate: int, prompt: str, clip_id: str) -> str:
-        audio = mono_at_rate(audio_mono, sample_rate, AUDIO_RATE, clip_id)
-        body = json.dumps(generate_content_request(prompt, _flac_bytes(audio), self.temperature)).encode("utf-8")
-        if len(body) > MAX_REQUEST_BYTES:
-            raise HostedCaptionError(
-                f"{clip_id} ({len(audio) / AUDIO_RATE:.0f} s) makes a {len(body) / 2**20:.1f} MiB request, over Gemini's "
-                f"{MAX_REQUEST_BYTES // 2**20} MiB inline limit; judge shorter clips"
-            )
-        status, _, reply = post_with_retries(
-            self._transport,
-            f"{API_ROOT}/{self.model}:generateContent",
-            {"Content-Type": "application/json", "x-goog-api-key": self._api_key.reveal()},
-            body,
-            timeout_s=self.timeout_s,
-            policy=self._policy,
-            limiter=self._limiter,
-            rng=self._rng,
-            sleep=self._sleep,
-            what=f"Gemini {self.model} CCS judge request for {clip_id}",
-            retry_hint=gemini_retry_hint,
-        )
-        if status != 200:
-            raise HostedCaptionError(self._refusal(status, reply, clip_id), status=status)
-        return response_text(reply, clip_id)
 
 
 class QwenAudioJudgeModel:

@@ -157,13 +157,17 @@ class GeminiCaptioner:
 
     def caption(self, audio_mono: np.ndarray, sample_rate: int, segment_id: str, label: str) -> Caption:
         """Caption one segment: 16 kHz mono FLAC and the captioning prompt in, a parsed Caption out."""
-        audio = mono_at_rate(audio_mono, sample_rate, AUDIO_RATE, segment_id)
-        request = generate_content_request(load_prompt(label), _flac_bytes(audio), self.temperature)
-        body = json.dumps(request).encode("utf-8")
+        text = self.answer(audio_mono, sample_rate, load_prompt(label), segment_id)
+        return parse_caption_response(text, backend=self.backend, segment_id=segment_id)
+
+    def answer(self, audio_mono: np.ndarray, sample_rate: int, prompt: str, item_id: str) -> str:
+        """The model's text answer to `prompt` about one clip (sent as 16 kHz mono FLAC); the CCS judge asks through it too."""
+        audio = mono_at_rate(audio_mono, sample_rate, AUDIO_RATE, item_id)
+        body = json.dumps(generate_content_request(prompt, _flac_bytes(audio), self.temperature)).encode("utf-8")
         if len(body) > MAX_REQUEST_BYTES:
             raise HostedCaptionError(
-                f"segment {segment_id!r} ({len(audio) / AUDIO_RATE:.0f} s) makes a {len(body) / 2**20:.1f} MiB request, "
-                f"over Gemini's {MAX_REQUEST_BYTES // 2**20} MiB inline limit; caption shorter segments"
+                f"{item_id!r} ({len(audio) / AUDIO_RATE:.0f} s) makes a {len(body) / 2**20:.1f} MiB request, "
+                f"over Gemini's {MAX_REQUEST_BYTES // 2**20} MiB inline limit; send shorter clips"
             )
         status, _, reply = post_with_retries(
             self._transport,
@@ -175,12 +179,12 @@ class GeminiCaptioner:
             limiter=self._limiter,
             rng=self._rng,
             sleep=self._sleep,
-            what=f"Gemini {self.model} request for segment {segment_id!r}",
+            what=f"Gemini {self.model} request for {item_id!r}",
             retry_hint=gemini_retry_hint,
         )
         if status != 200:
-            raise HostedCaptionError(self._refusal(status, reply, segment_id), status=status)
-        return parse_caption_response(response_text(reply, segment_id), backend=self.backend, segment_id=segment_id)
+            raise HostedCaptionError(self._refusal(status, reply, item_id), status=status)
+        return response_text(reply, item_id)
 
     def _refusal(self, status: int, reply: bytes, segment_id: str) -> str:
         advice = {
