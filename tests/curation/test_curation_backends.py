@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import torch
 from curation_synth import abab_song
+from tiny_curation import CURATE
 
 from s2accompanist.audio import load_audio, write_audio
 from s2accompanist.checkpoints import CheckpointError
@@ -28,15 +29,7 @@ from s2accompanist.models.laion_clap_backend import LaionClap
 from s2accompanist.models.reference_clap import ReferenceClap, ReferenceClapConfig
 
 SR = 8000
-DEFAULT_CURATE = {
-    "segment_s_max": 30.0,
-    "separation": {"backend": "none", "checkpoint": None},
-    "segmentation": {"backend": "classical", "songformer_dir": None, "min_segment_s": 2.0},
-    "captioning": {"backend": "facts", "checkpoint": None},
-    "quality": {"backend": "signal", "checkpoint": None},
-    "alignment": {"backend": "refclap", "checkpoint": None, "tokenizer": None},
-    "grade": {"method": "rank_mean", "quality_weight": 0.5, "keep_fraction": 0.5},
-}
+DEFAULT_CURATE = CURATE  # the tiny corpus's default-backend curate params, shared with the cache and executor tests
 
 
 def curate_params(**backends) -> dict:
