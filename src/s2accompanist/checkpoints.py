@@ -34,6 +34,16 @@ def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]
     return Path(path)
 
 
+def existing_file(path: str | os.PathLike | None, param: str, where_from: str) -> Path:
+    """`path` as a Path if it is a file; otherwise a CheckpointError naming `param` and where the file comes from."""
+    if path is None:
+        raise CheckpointError(f"{param} is null; it must point at {where_from}")
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{param}: checkpoint file {path} does not exist; it comes from {where_from}")
+    return path
+
+
 def load_checkpoint(path: str | os.PathLike, param: str = "checkpoint") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Return (state_dict, config). `param` names the params.yaml key that points here, for errors."""
     path = Path(path)

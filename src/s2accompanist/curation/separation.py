@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..audio import resample, to_channels
-from ..checkpoints import CheckpointError, file_sha256
+from ..checkpoints import CheckpointError, existing_file, file_sha256
 
 PARAM = "curate.separation.checkpoint"
 WHERE_FROM = ("a Demucs model-zoo file such as htdemucs's 955717e8-8726e21a.th "
@@ -75,7 +75,7 @@ class DemucsSeparator:
     def load(cls, checkpoint: str | os.PathLike | None, device: str | torch.device = "cpu") -> "DemucsSeparator":
         from demucs.states import load_model
 
-        path = _existing_file(checkpoint)
+        path = existing_file(checkpoint, PARAM, WHERE_FROM)
         package = read_demucs_package(path)
         try:
             model = load_model(package)
@@ -148,10 +148,3 @@ def _demucs_model_classes() -> list[type]:
     return [Demucs, HDemucs, HTDemucs]
 
 
-def _existing_file(checkpoint: str | os.PathLike | None) -> Path:
-    if checkpoint is None:
-        raise CheckpointError(f"{PARAM} is null but curate.separation.backend 'demucs' needs {WHERE_FROM}")
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise CheckpointError(f"{PARAM}: checkpoint file {path} does not exist; it must be {WHERE_FROM}")
-    return path

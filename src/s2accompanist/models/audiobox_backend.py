@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..audio import resample
-from ..checkpoints import CheckpointError, file_sha256
+from ..checkpoints import CheckpointError, existing_file, file_sha256
 
 SAMPLE_RATE = 16_000
 WINDOW_SAMPLES = 10 * SAMPLE_RATE
@@ -67,7 +67,7 @@ class AudioboxAesthetics:
         the params key that points at it, for errors."""
         from audiobox_aesthetics.model.aes import AesMultiOutput
 
-        path = _existing_file(checkpoint, param)
+        path = existing_file(checkpoint, param, WHERE_FROM)
         state_dict, model_cfg, target_transform = read_audiobox_checkpoint(path, param)
         model = AesMultiOutput(**{key: model_cfg[key] for key in MODEL_CFG_KEYS}, target_transform=target_transform)
         try:
@@ -145,10 +145,3 @@ def _mono_16k(clip: np.ndarray, sample_rate: int, clip_id: int) -> np.ndarray:
     return resample(clip, sample_rate, SAMPLE_RATE).mean(axis=0)
 
 
-def _existing_file(path: str | os.PathLike | None, param: str) -> Path:
-    if path is None:
-        raise CheckpointError(f"{param} is null; the audiobox quality backend needs {WHERE_FROM}")
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{param}: checkpoint file {path} does not exist; it is {WHERE_FROM}")
-    return path

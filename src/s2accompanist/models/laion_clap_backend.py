@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from ..audio import resample
-from ..checkpoints import CheckpointError, file_sha256
+from ..checkpoints import CheckpointError, existing_file, file_sha256
 
 SAMPLE_RATE = 48_000
 # The package's max_len: 10 s at 48 kHz; shorter clips are repeat-padded up to it.
@@ -88,7 +88,7 @@ class LaionClap:
     def load(cls, checkpoint: str | os.PathLike | None, tokenizer_dir: str | os.PathLike | None, param_prefix: str, device: str | torch.device = "cpu") -> "LaionClap":
         """Build CLAP HTSAT-base offline and load `checkpoint`; `param_prefix` (e.g. `evaluate.embedder`)
         names the params section whose `checkpoint` and `tokenizer` keys point at the files, for errors."""
-        checkpoint = _existing_file(checkpoint, f"{param_prefix}.checkpoint")
+        checkpoint = existing_file(checkpoint, f"{param_prefix}.checkpoint", WHERE_FROM["checkpoint"])
         tokenizer = load_roberta_tokenizer(tokenizer_dir, f"{param_prefix}.tokenizer")
         state_dict = read_clap_state_dict(checkpoint, f"{param_prefix}.checkpoint")
         laion_clap = import_laion_clap()
@@ -164,7 +164,7 @@ def load_roberta_tokenizer(folder: str | os.PathLike | None, param: str) -> Any:
 
 def read_clap_state_dict(path: str | os.PathLike, param: str) -> dict[str, torch.Tensor]:
     """The model weights of a LAION-CLAP training checkpoint, keyed as `CLAP_Module.model` expects."""
-    path = _existing_file(path, param)
+    path = existing_file(path, param, WHERE_FROM["checkpoint"])
     try:
         with torch.serialization.safe_globals(_NUMPY_SCALAR_GLOBALS):
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -275,10 +275,3 @@ def _local_roberta(folder: Path, tokenizer: Any) -> Iterator[None]:
         clap_model.RobertaModel, hook.RobertaTokenizer = saved
 
 
-def _existing_file(path: str | os.PathLike | None, param: str) -> Path:
-    if path is None:
-        raise CheckpointError(f"{param} is null; it must point at {WHERE_FROM['checkpoint']}")
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{param}: checkpoint file {path} does not exist; it comes from {WHERE_FROM['checkpoint']}")
-    return path
