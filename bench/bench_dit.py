@@ -8,7 +8,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from model_support import (THREADS, WORKER_FLAG, counted_flops, dit_config, matmul_peak_gflops,  # noqa: E402
-                           measure_in_fresh_process, parameters_m, profile_params, reset_peak, resident_mib, timed,
+                           measure_in_fresh_process, parameters_m, profile_params, reset_peak, resident_mib, significant, timed,
                            vae_config, worker_main)
 
 # Caption lengths in tokens (a sentence-long prompt, a short phrase per section) and sections per
@@ -148,7 +148,7 @@ def training_rows(settings: DiTSettings, params, dit: dict[str, Any], frame_rate
         {"name": f"{name} throughput", "value": f"{batch * frames / result['step_s']:.1f}", "unit": "latent frames/s",
          "note": f"{result['parameters']} params (text width: {text_source}); batch {batch} x {crop_s:g} s crop ({frames} frames); "
                  f"forward, backward, clipping, AdamW, EMA; {result['step_s']:.2f} s per step, mean of {settings.train_steps} after a warm-up; {threads} threads"},
-        {"name": f"{name} model FLOP utilisation", "value": f"{100 * achieved / peak_gflops:.1f}", "unit": "%",
+        {"name": f"{name} model FLOP utilisation", "value": significant(100 * achieved / peak_gflops), "unit": "%",
          "note": f"{result['flops_per_step'] / 1e9:.1f} GFLOP per step (forward + backward) at {achieved:.1f} GFLOP/s, against the matmul peak above"},
         {"name": f"{name} peak memory", "value": f"{result['peak_mib']:.0f}", "unit": "MiB",
          "note": "weights, gradients, AdamW state, EMA copy and activations"},
@@ -170,13 +170,13 @@ def generation_rows(settings: DiTSettings, params, dit: dict[str, Any], frame_ra
     target = (f"; target < {PAPER_GENERATION_TARGET_S:.0f} s: {'met' if total_s < PAPER_GENERATION_TARGET_S else 'not met'}"
               if settings.profile == "paper" else "")
     return [
-        {"name": f"{name}, real-time factor", "value": f"{total_s / clip_s:.2f}", "unit": "wall s per audio s",
+        {"name": f"{name}, real-time factor", "value": significant(total_s / clip_s), "unit": "wall s per audio s",
          "note": f"{steps} {generation.sampler} steps, {result['forward_passes']} DiT forward passes ({result['passes_per_call']} per velocity: "
                  f"guidance text {generation.guidance_text:g}, structure {generation.guidance_structure:g}); DiT {result['parameters']}, "
                  f"VAE {result['vae_parameters']} params; text encoding not included; {threads} threads"},
-        {"name": f"{name}, wall time", "value": f"{total_s:.1f}", "unit": "s",
-         "note": f"sampling {result['sampling_s']:.1f} s + chunked VAE decoding {result['decode_s']:.1f} s{target}"},
-        {"name": f"{name}, sampling model FLOP utilisation", "value": f"{100 * achieved / peak_gflops:.1f}", "unit": "%",
+        {"name": f"{name}, wall time", "value": significant(total_s), "unit": "s",
+         "note": f"sampling {significant(result['sampling_s'])} s + chunked VAE decoding {significant(result['decode_s'])} s{target}"},
+        {"name": f"{name}, sampling model FLOP utilisation", "value": significant(100 * achieved / peak_gflops), "unit": "%",
          "note": f"{result['sampling_flops'] / 1e9:.0f} GFLOP of DiT forward passes at {achieved:.1f} GFLOP/s, against the matmul peak above"},
         {"name": f"{name}, peak memory", "value": f"{result['peak_mib']:.0f}", "unit": "MiB", "note": "DiT and VAE weights, sampling and decoding"},
     ]

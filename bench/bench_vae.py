@@ -7,7 +7,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from model_support import (THREADS, WORKER_FLAG, counted_flops, measure_in_fresh_process, parameters_m,  # noqa: E402
+from model_support import (THREADS, WORKER_FLAG, counted_flops, measure_in_fresh_process, parameters_m, significant,  # noqa: E402
                            profile_params, reset_peak, resident_mib, timed, vae_config, worker_main)
 
 
@@ -77,7 +77,7 @@ def profile_rows(settings: VAESettings, threads: int) -> list[dict]:
     rows = []
     for op in ("encode", "decode"):
         result = _measure(threads, vae=vae, op=op, seconds=settings.audio_s, chunk_frames=None, overlap_frames=0)
-        rows.append({"name": f"{settings.profile} VAE {op}, {result['audio_s']:.3g} s in one piece", "value": f"{result['audio_s'] / result['wall_s']:.2f}",
+        rows.append({"name": f"{settings.profile} VAE {op}, {result['audio_s']:.3g} s in one piece", "value": significant(result['audio_s'] / result['wall_s']),
                      "unit": "x real time", "note": f"{result['parameters']} params, {shape}; {result['wall_s']:.2f} s wall, {threads} threads, "
                                                     f"{result['flops'] / result['wall_s'] / 1e9:.1f} GFLOP/s"})
         rows.append({"name": f"{settings.profile} VAE {op}, {result['audio_s']:.3g} s in one piece, peak memory", "value": f"{result['peak_mib']:.0f}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -86,6 +87,14 @@ def dit_config(params) -> tuple[dict[str, Any], float, str]:
 
 def parameters_m(module) -> str:
     return f"{sum(p.numel() for p in module.parameters()) / 1e6:.1f}M"
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """`value` with `digits` significant digits and no exponent: a fast toy run's 0.04 s must not print as 0.0."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
 
 
 # ---- measurements in a fresh process ---------------------------------------------------------

@@ -82,3 +82,9 @@ def test_dit_bench_rows_are_well_formed():
     # Both guidance scales are on in every profile: three DiT passes per velocity, per step.
     steps = bench_dit.QUICK[0].sample_steps
     assert re.search(rf"{steps} euler steps, {3 * steps} DiT forward passes \(3 per velocity", rows[4]["note"]), rows[4]["note"]
+
+
+@pytest.mark.parametrize("value, shown", [(0.04, "0.0400"), (0.96, "0.960"), (12.345, "12.3"), (250.0, "250"), (4321.0, "4321"), (0.0, "0")])
+def test_measurements_keep_three_significant_digits_without_an_exponent(value, shown):
+    # A toy run's 0.04 s wall time printed as "0.0" once made a well-formed row look like no measurement.
+    assert support.significant(value) == shown
