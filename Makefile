@@ -58,8 +58,11 @@ browser:
 	  echo "chromium is not installed and installing it needs root: run sudo apt-get install -y chromium (until then tests/reporting/test_listening_page_browser.py is skipped)"; \
 	fi
 
+# Two pytest-xdist workers: the end-to-end DAG runs (one group: they share the smoke runs) on one,
+# every other test on the other. The tests that need a second clean DAG run (determinism between two
+# clean runs, the secrets scan of a whole run) are left to `make reliability`, which runs everything.
 test: setup browser
-	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not second_clean_run"; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 bench: setup
 	$(PY) bench/run.py

@@ -11,7 +11,7 @@ import pytest
 
 from e2e.run_outputs import VOLATILE, compare_outputs, metrics, unexpected_differences, write_finding
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 # Words that would mean a metrics file carries a run's timing, which would differ on every run.
 TIMING_WORDS = ("wall", "elapsed", "seconds_taken", "duration_run", "timestamp", "started", "finished", "peak_rss")
@@ -24,6 +24,9 @@ def keys_of(tree, prefix=""):
             yield from keys_of(value, f"{prefix}{key}.")
 
 
+# `make test` leaves this out (a whole extra DAG run); the kill test there still compares every output of a
+# killed-and-resumed run with the clean run, bit for bit. `make reliability` runs it.
+@pytest.mark.second_clean_run
 def test_two_clean_runs_give_identical_metrics_and_data(smoke_repo, second_smoke_repo):
     first, second = metrics(smoke_repo), metrics(second_smoke_repo)
     rows = compare_outputs(smoke_repo, second_smoke_repo)
