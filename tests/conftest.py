@@ -1,6 +1,7 @@
 """Shared test setup: run from the repository root, offline, on few threads."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# numba keeps librosa's JIT cache beside librosa's own files; two xdist workers (or a worker and
+# the DAG a test runs) compiling the same function at once leave a cache file that segfaults
+# beat tracking when loaded. One cache folder per worker, set before anything imports numba.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"s2accompanist-numba-{worker}-{os.getpid()}")
 
 
 @pytest.fixture
