@@ -146,5 +146,3 @@ def _demucs_model_classes() -> list[type]:
     from demucs.htdemucs import HTDemucs
 
     return [Demucs, HDemucs, HTDemucs]
-
-

@@ -143,5 +143,3 @@ def _mono_16k(clip: np.ndarray, sample_rate: int, clip_id: int) -> np.ndarray:
     if not np.isfinite(clip).all():
         raise ValueError(f"clip {clip_id} contains NaN or infinite samples")
     return resample(clip, sample_rate, SAMPLE_RATE).mean(axis=0)
-
-

@@ -273,5 +273,3 @@ def _local_roberta(folder: Path, tokenizer: Any) -> Iterator[None]:
         yield
     finally:
         clap_model.RobertaModel, hook.RobertaTokenizer = saved
-
-
