@@ -12,11 +12,10 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
-# numba keeps librosa's JIT cache beside librosa's own files; two xdist workers (or a worker and
-# the DAG a test runs) compiling the same function at once leave a cache file that segfaults
-# beat tracking when loaded. One cache folder per worker, set before anything imports numba.
-if worker := os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"s2accompanist-numba-{worker}-{os.getpid()}")
+# numba keeps librosa's JIT cache beside librosa's own files; two test processes (`make test` runs
+# two) compiling the same function at once leave a cache file that segfaults beat tracking when
+# loaded. One cache folder per test process (and the DAG runs it starts), set before numba loads.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"s2accompanist-numba-{os.getpid()}"))
 
 
 @pytest.fixture

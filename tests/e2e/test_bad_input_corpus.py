@@ -27,7 +27,7 @@ from e2e.bad_corpus import BAD, CHANGES_AFTER_INGEST, build_bad_corpus, change_a
 from e2e.repo_copy import run, smoke_copy
 from e2e.run_outputs import write_finding
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 
 def use_folder_corpus(repo: Path, folder: Path) -> None:

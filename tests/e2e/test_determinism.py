@@ -11,7 +11,7 @@ import pytest
 
 from e2e.run_outputs import VOLATILE, compare_outputs, metrics, unexpected_differences, write_finding
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 # Words that would mean a metrics file carries a run's timing, which would differ on every run.
 TIMING_WORDS = ("wall", "elapsed", "seconds_taken", "duration_run", "timestamp", "started", "finished", "peak_rss")

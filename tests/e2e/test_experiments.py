@@ -9,7 +9,7 @@ import pytest
 
 from e2e.repo_copy import run, run_env
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 
 def _commit_everything(repo):

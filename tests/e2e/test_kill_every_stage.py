@@ -28,7 +28,7 @@ import yaml
 from e2e.repo_copy import run, run_env, smoke_copy
 from e2e.run_outputs import compare_outputs, lock_outputs, metrics, unexpected_differences, write_finding
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 KILL_AT_FRACTION = 0.4
 # Outputs that can differ from the uninterrupted run after the kills: an open bug, listed so the

@@ -10,7 +10,7 @@ import pytest
 from e2e.repo_copy import FAKE_SECRET
 from reliability.secret_scan import scan_for_secret
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.second_clean_run]
+pytestmark = [pytest.mark.e2e, pytest.mark.second_clean_run]
 
 
 def test_fake_api_key_appears_in_no_file_the_run_wrote(second_smoke_repo):

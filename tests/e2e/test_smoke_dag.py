@@ -7,7 +7,7 @@ import yaml
 
 from e2e.repo_copy import run
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = pytest.mark.e2e
 
 
 def test_every_stage_renders_its_notebook_and_metrics(smoke_repo):
