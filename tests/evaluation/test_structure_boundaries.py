@@ -52,8 +52,11 @@ def test_segment_alignment_per_item_and_own_caption_rate():
     assert result["per_item"]["b"] == pytest.approx(0.0)
     assert result["value"] == pytest.approx(((1 + cos_second + 1) / 3 + 0.0) / 2)
     assert result["own_caption_rate"] == pytest.approx(3 / 5)
+    # A random pick is right 1/3 of the time for a's three segments and 1/2 for b's two.
+    assert result["own_caption_chance"] == pytest.approx((3 * (1 / 3) + 2 * (1 / 2)) / 5)
     single = segment_alignment(np.ones((1, 2)), np.ones((1, 2)), ["c"])
     assert single["own_caption_rate"] is None
+    assert single["own_caption_chance"] is None
 
 
 def test_boundary_hit_rate_interval_resamples_clips_and_pools_each_resample():

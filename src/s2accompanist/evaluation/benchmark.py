@@ -200,6 +200,7 @@ def structure_scores(clips: list[np.ndarray], requests: list[GenerationRequest],
     return {"boundary_hit_rate": hits["value"], "boundary_hit_rate_low": hits["low"], "boundary_hit_rate_high": hits["high"],
             "segment_alignment": alignment["value"], "segment_alignment_low": alignment["low"],
             "segment_alignment_high": alignment["high"], "own_caption_rate": alignment["own_caption_rate"],
+            "own_caption_chance": alignment["own_caption_chance"],
             "structured_prompts": len(requested), "structure_backend": f"classical segmentation; {embedder.name}"}
 
 

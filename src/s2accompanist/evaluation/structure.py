@@ -92,8 +92,10 @@ def segment_alignment(audio_emb: np.ndarray, caption_emb: np.ndarray, item_ids: 
     Row i of `audio_emb` is segment i's audio, row i of `caption_emb` its caption, `item_ids[i]`
     its clip. `own_caption_rate` is, over segments of clips with at least two segments, the share
     whose audio is most similar to its own caption among that clip's captions (None when no clip
-    has two). Returns {"value", "low", "high" (bootstrap over clips), "n_boot", "ci",
-    "own_caption_rate", "per_item" (Series indexed by item id)}.
+    has two); `own_caption_chance` is that share when the best caption is a random pick (1/k for a
+    segment of a clip with k segments, averaged alike). Returns {"value", "low", "high" (bootstrap
+    over clips), "n_boot", "ci", "own_caption_rate", "own_caption_chance", "per_item" (Series
+    indexed by item id)}.
     """
     cosines = paired_cosine(audio_emb, caption_emb)
     item_ids = np.asarray(item_ids)
@@ -103,16 +105,18 @@ def segment_alignment(audio_emb: np.ndarray, caption_emb: np.ndarray, item_ids: 
 
     audio_unit = _unit_rows(audio_emb)
     caption_unit = _unit_rows(caption_emb)
-    own_best = []
+    own_best, chance = [], []
     for item in per_item.index:
         rows = np.flatnonzero(item_ids == item)
         if rows.size < 2:
             continue
         similarity = audio_unit[rows] @ caption_unit[rows].T
         own_best.extend(np.argmax(similarity, axis=1) == np.arange(rows.size))
+        chance.extend([1.0 / rows.size] * rows.size)
     return {
         **mean_with_ci(per_item.to_numpy(dtype=np.float64), n_boot, seed, ci),
         "own_caption_rate": float(np.mean(own_best)) if own_best else None,
+        "own_caption_chance": float(np.mean(chance)) if chance else None,
         "per_item": per_item,
     }
 

@@ -74,14 +74,19 @@ def structure_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
             "system": row["system"],
             **{metric: _formatted(row, metric) for metric in STRUCTURE_METRICS},
             "own_caption_rate": row.get("own_caption_rate"),
+            "own_caption_chance": row.get("own_caption_chance"),
             "structured_prompts": row.get("structured_prompts"),
             "backend": row.get("structure_backend", "n/a"),
         })
-    table = pd.DataFrame(rows, columns=["system", *STRUCTURE_METRICS, "own_caption_rate", "structured_prompts", "backend"])
+    table = pd.DataFrame(rows, columns=["system", *STRUCTURE_METRICS, "own_caption_rate", "own_caption_chance",
+                                        "structured_prompts", "backend"])
     write_table(table, out_dir / "structure", "Structure control: requested sections against what the clips do (measured)",
                 note="Boundary hit rate: share of requested section changes found by classical segmentation within 0.5 s, "
                      "pooled over prompts. Segment alignment: cosine of each requested span's audio with its own caption, "
-                     "averaged per prompt then over prompts. Intervals: 95 % percentile bootstrap over prompts.")
+                     "averaged per prompt then over prompts. Own-caption rate: share of spans closer to their own caption than "
+                     "to the clip's other section captions; chance is that share for a random pick. The reference audio row "
+                     "scores the held-out songs themselves against their true sections: the ceiling for this embedder and "
+                     "segmenter. Intervals: 95 % percentile bootstrap over prompts.")
     return table
 
 
