@@ -2,7 +2,7 @@
 
 import pytest
 
-from s2accompanist.reporting.readme import BEGIN, END, TABLES, update_readme
+from s2accompanist.reporting.readme import BEGIN, END, OPTIONAL_TABLES, TABLES, update_readme
 
 
 def _tables(folder):
@@ -23,6 +23,20 @@ def test_the_block_is_replaced_and_the_rest_kept(tmp_path):
     once = text
     update_readme(readme, tmp_path / "tables", "default")
     assert readme.read_text() == once, "regenerating from the same tables changes nothing"
+
+
+def test_the_structure_table_is_added_when_the_run_wrote_one(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{BEGIN}\n{END}\n")
+    tables = _tables(tmp_path / "tables")
+    update_readme(readme, tables, "default")
+    assert "structure table" not in readme.read_text()
+    for name in OPTIONAL_TABLES:
+        (tables / f"{name}.md").write_text(f"**{name} table**\n")
+    update_readme(readme, tables, "default")
+    text = readme.read_text()
+    assert all(f"**{name} table**" in text for name in OPTIONAL_TABLES)
+    assert text.index("**baselines table**") < text.index("**structure table**")
 
 
 def test_missing_markers_or_tables_are_refused(tmp_path):
