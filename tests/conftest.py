@@ -1,6 +1,8 @@
 """Shared test setup: run from the repository root, offline, on few threads."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,7 +17,10 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 # numba keeps librosa's JIT cache beside librosa's own files; two test processes (`make test` runs
 # two) compiling the same function at once leave a cache file that segfaults beat tracking when
 # loaded. One cache folder per test process (and the DAG runs it starts), set before numba loads.
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"s2accompanist-numba-{os.getpid()}"))
+# The folder is made here, and removed when this test process ends, only when this process chose it.
+if "NUMBA_CACHE_DIR" not in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="s2accompanist-numba-")
+    atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture
