@@ -75,7 +75,7 @@ def structure_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
             **{metric: _formatted(row, metric) for metric in STRUCTURE_METRICS},
             "own_caption_rate": row.get("own_caption_rate"),
             "own_caption_chance": row.get("own_caption_chance"),
-            "structured_prompts": row.get("structured_prompts"),
+            "structured_prompts": None if pd.isna(row.get("structured_prompts")) else int(row["structured_prompts"]),
             "backend": row.get("structure_backend", "n/a"),
         })
     table = pd.DataFrame(rows, columns=["system", *STRUCTURE_METRICS, "own_caption_rate", "own_caption_chance",
@@ -85,8 +85,8 @@ def structure_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
                      "pooled over prompts. Segment alignment: cosine of each requested span's audio with its own caption, "
                      "averaged per prompt then over prompts. Own-caption rate: share of spans closer to their own caption than "
                      "to the clip's other section captions; chance is that share for a random pick. The reference audio row "
-                     "scores the held-out songs themselves against their true sections: the ceiling for this embedder and "
-                     "segmenter. Intervals: 95 % percentile bootstrap over prompts.")
+                     "scores the held-out songs themselves against their true sections, for scale: what this segmenter and "
+                     "embedder find in real music (not a ceiling: generated changes can be more abrupt than real ones). Intervals: 95 % percentile bootstrap over prompts.")
     return table
 
 
