@@ -86,7 +86,8 @@ def structure_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
                      "averaged per prompt then over prompts. Own-caption rate: share of spans closer to their own caption than "
                      "to the clip's other section captions; chance is that share for a random pick. The reference audio row "
                      "scores the held-out songs themselves against their true sections, for scale: what this segmenter and "
-                     "embedder find in real music (not a ceiling: generated changes can be more abrupt than real ones). Intervals: 95 % percentile bootstrap over prompts.")
+                     "embedder find in real music (not a ceiling: generated changes can be more abrupt than real ones). "
+                     "Intervals: 95 % percentile bootstrap over prompts.")
     return table
 
 
