@@ -4,7 +4,8 @@ run that was never interrupted.
 One copy of the repository; `dvc repro` is started again and again. Each time, the first stage of
 a kind not yet killed (corpus, refclap, curate, leadsheet, vae, encode, dit_pretrain, dit_sft,
 prompts, generate, evaluate, report) is killed, with its whole process group, at about 40 % of
-the time that stage took in the uninterrupted `smoke_repo` run. After every kill: DVC has not
+the time that stage took in the uninterrupted `smoke_repo` run, while its command runs (never in
+the moment DVC records a finished stage: see `kill_inside_stage`). After every kill: DVC has not
 recorded the stage as done, and no notebook kernel of the killed stage is left running (an
 orphan would go on writing into the next run's outputs). Finally `dvc repro` completes and every
 metric and every data output equals the uninterrupted run's.
@@ -81,6 +82,38 @@ def wait_until_gone(repo: Path, seconds: float = 20.0) -> list[int]:
     return left
 
 
+def stage_command_running(group: int) -> bool:
+    """Whether a stage command (`python -m s2accompanist.stage ...`) of the process group is alive."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            # /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces, so split after it.
+            state, _, pgrp = (proc / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            command = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(pgrp) == group and state != "Z" and b"s2accompanist.stage" in command:
+            return True
+    return False
+
+
+def kill_inside_stage(process: subprocess.Popen) -> bool:
+    """SIGKILL the run's process group, but only while a stage's command runs; True when killed.
+
+    Once a stage's command exits, DVC rewrites dvc.lock in place (not atomically), and a kill in
+    that moment leaves a truncated lock that no later `dvc repro` can read. That is DVC's own
+    bookkeeping, not a stage, so the group is stopped first and killed only if a stage command is
+    still alive (DVC is then waiting on it, not writing); otherwise it is let go on."""
+    os.killpg(process.pid, signal.SIGSTOP)
+    if stage_command_running(process.pid):
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return True
+    os.killpg(process.pid, signal.SIGCONT)
+    return False
+
+
 def repro_killing_one_stage(repo: Path, killed_kinds: set[str], durations: dict[str, float]) -> dict | None:
     """Run `dvc repro`; kill it inside the first stage whose kind is not in killed_kinds.
     Returns what was killed, or None when the run completed without a stage to kill."""
@@ -103,9 +136,9 @@ def repro_killing_one_stage(repo: Path, killed_kinds: set[str], durations: dict[
         except queue.Empty:
             pass
         if target is not None and time.monotonic() >= kill_at and process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            return {"stage": target, "after_s": round(KILL_AT_FRACTION * durations.get(target, 10.0), 1)}
+            if kill_inside_stage(process):
+                return {"stage": target, "after_s": round(KILL_AT_FRACTION * durations.get(target, 10.0), 1)}
+            target = None  # its command had just exited; DVC was recording it
         if process.poll() is not None and lines.empty():
             if process.returncode != 0:
                 raise AssertionError(f"dvc repro failed ({process.returncode}):\n{''.join(output)[-6000:]}")
@@ -123,11 +156,10 @@ def force_and_kill(repo: Path, stage: str, after_s: float) -> dict | None:
     deadline = time.monotonic() + after_s
     while time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
-    if process.poll() is not None:
+    if process.poll() is not None or not kill_inside_stage(process):
         process.stdout.read()
+        process.wait()
         return None
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
     return {"stage": stage, "after_s": round(after_s, 1), "forced": True}
 
 
