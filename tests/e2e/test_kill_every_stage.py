@@ -32,21 +32,6 @@ from e2e.run_outputs import compare_outputs, lock_outputs, metrics, unexpected_d
 pytestmark = pytest.mark.e2e
 
 KILL_AT_FRACTION = 0.4
-# Outputs that can differ from the uninterrupted run after the kills: an open bug, listed so the
-# report shows it; every other output must be bit-identical. A training stage killed while it
-# validates resumes from the checkpoint saved just before that validation, and Lightning does not
-# run the interrupted validation again: the training curve misses that one val/loss point (the
-# weights are unaffected), and so do the figures and the index page drawn from the curves.
-KNOWN_AFTER_KILL = {
-    "reports/plots/": "a val/loss point of a training curve is lost when the stage is killed while it validates",
-    "reports/figures": "the training-curve figures are drawn from those curves",
-    "reports/index.html": "the index page shows those figures",
-}
-
-
-def known_difference(output: str) -> str | None:
-    return next((why for prefix, why in KNOWN_AFTER_KILL.items() if output.startswith(prefix)), None)
-
 
 RUNNING = re.compile(r"Running stage '([^']+)'")
 FINISHED = re.compile(r'^\{"stage": "([^"]+)"')  # the summary stage.py prints as it exits
@@ -201,9 +186,6 @@ def test_sigkill_in_every_kind_of_stage_then_repro_gives_the_uninterrupted_resul
                        if not p.relative_to(repo).parts[0] in (".git", ".dvc"))
     tracked = list(lock_outputs(repo))
     mistaken = [f for f in leftovers if any(f == out or f.startswith(out.rstrip("/") + "/") for out in tracked)]
-    for row in rows:
-        if not row["identical"] and not row["expected_to_differ"] and known_difference(row["output"]):
-            row["expected_to_differ"] = "known open bug: " + known_difference(row["output"])
     write_finding("kill_every_stage", {"kills": kills, "outputs": rows, "tmp_leftovers": leftovers,
                                        "tmp_leftovers_inside_outputs": mistaken})
     assert not mistaken, f"temporary files ended up inside DVC outputs: {mistaken}"

@@ -3,7 +3,9 @@ final weights equal those of a run that was never interrupted.
 
 Every run goes through the stages' own path: `build_trainer` + `trainer.fit(..., ckpt_path=resume_path(run_dir))`.
 The interrupted run is a real child process (this file, run as a script) that kills itself with
-SIGKILL at the end of the step after KILL_AT, whose work is lost: `last.ckpt` holds step KILL_AT.
+SIGKILL in the step after KILL_AT, whose work is lost: `last.ckpt` holds step KILL_AT. It dies at
+the end of that step's training batch, or (VAE) as that step's validation starts: a step that
+validates is saved only after its validation, or the resume would skip it and the curve miss it.
 The resumed and the uninterrupted run happen in this process. Compared: every tensor of the
 training wrapper (model, EMA, lead-sheet heads) and the logged loss curve.
 """
@@ -87,7 +89,7 @@ def dit_run():
     return wrapper, (train,), {}
 
 
-def child(kind: str, run_dir: str, result: str, kill_at: int) -> None:
+def child(kind: str, run_dir: str, result: str, kill_at: int, kill_in: str = "train") -> None:
     import lightning as L
     import torch
 
@@ -101,10 +103,16 @@ def child(kind: str, run_dir: str, result: str, kill_at: int) -> None:
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             steps_seen.append(trainer.global_step)
 
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if trainer.global_step == kill_at + 1:  # checkpoint callbacks run last: the step's own is not saved
+        def kill_in_step_after_checkpoint(self, trainer, where):
+            if where == kill_in and trainer.global_step == kill_at + 1:
                 assert Path(resume_path(run_dir)).is_file(), "no checkpoint to resume from"
                 os.kill(os.getpid(), signal.SIGKILL)
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.kill_in_step_after_checkpoint(trainer, "train")  # checkpoint callbacks run last: the step's own is not saved
+
+        def on_validation_start(self, trainer, pl_module):
+            self.kill_in_step_after_checkpoint(trainer, "validation")
 
     trainer = build_trainer(TRAINER, max_steps=STEPS, run_dir=run_dir, extra_callbacks=[KillAfterCheckpoint()],
                             enable_progress_bar=False, **options)
@@ -114,17 +122,18 @@ def child(kind: str, run_dir: str, result: str, kill_at: int) -> None:
     Path(result).write_text(json.dumps({"steps_seen": steps_seen, "global_step": trainer.global_step}))
 
 
-def train_until_killed(kind: str, run_dir: Path, kill_at: int) -> subprocess.CompletedProcess:
+def train_until_killed(kind: str, run_dir: Path, kill_at: int, kill_in: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, __file__, kind, str(run_dir), str(run_dir / "unused.json"), str(kill_at)],
+    return subprocess.run([sys.executable, __file__, kind, str(run_dir), str(run_dir / "unused.json"), str(kill_at), kill_in],
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-@pytest.mark.parametrize("kind", ["vae", "dit"])
-def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, kind, recwarn):
+# The VAE run validates every 2 steps, so it validates in step KILL_AT + 1 = 4, a step that checkpoints.
+@pytest.mark.parametrize("kind, kill_in", [("vae", "train"), ("dit", "train"), ("vae", "validation")])
+def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, kind, kill_in, recwarn):
     import torch
 
-    killed = train_until_killed(kind, tmp_path / "run", kill_at=KILL_AT[kind])
+    killed = train_until_killed(kind, tmp_path / "run", kill_at=KILL_AT[kind], kill_in=kill_in)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert (tmp_path / "run" / "last.ckpt").is_file()
 
@@ -146,4 +155,4 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, kind, recwar
 
 
 if __name__ == "__main__":
-    child(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    child(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])

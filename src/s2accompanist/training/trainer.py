@@ -143,10 +143,20 @@ class CheckpointAfterStep(L.pytorch.callbacks.ModelCheckpoint):
     Lightning runs callbacks' on_train_batch_end before the LightningModule's, and the training
     wrappers update their EMA weights in theirs: a checkpoint saved first would resume with the EMA
     one update behind. So on a step that saves, the module's hook runs here, before the save, and
-    Lightning's call of it right after is made a no-op for that batch."""
+    Lightning's call of it right after is made a no-op for that batch.
+
+    A step that also validates is saved after its validation instead. Saved before it, a kill
+    during that validation would resume past it: Lightning never runs it again, and the curve
+    would miss its point (and validation's draws from the global generator would be skipped)."""
+
+    _save_after_validation = False
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self._every_n_train_steps >= 1 and trainer.global_step % self._every_n_train_steps == 0:
+            # The loop's own test, the one it applies right after this hook (Lightning is pinned).
+            if trainer.fit_loop.epoch_loop._should_check_val_fx(trainer.fit_loop._data_fetcher):
+                self._save_after_validation = True
+                return
             pl_module.on_train_batch_end(outputs, batch, batch_idx)
 
             def already_done(*args: Any, **kwargs: Any) -> None:
@@ -154,6 +164,14 @@ class CheckpointAfterStep(L.pytorch.callbacks.ModelCheckpoint):
 
             pl_module.on_train_batch_end = already_done
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._save_after_validation and not self._should_skip_saving_checkpoint(trainer):
+            self._save_after_validation = False
+            candidates = self._monitor_candidates(trainer)
+            self._save_topk_checkpoint(trainer, candidates)
+            self._save_last_checkpoint(trainer, candidates)
+        super().on_validation_end(trainer, pl_module)
 
 
 class KeptCurveWriter(ExperimentWriter):
