@@ -12,8 +12,8 @@ def test_round_trip_carries_the_config(tmp_path):
 
 
 def test_missing_truncated_and_foreign_files_name_the_param_and_file(tmp_path):
-    with pytest.raises(CheckpointError, match="vae.pretrained: checkpoint file .*absent"):
-        load_checkpoint(tmp_path / "absent.safetensors", "vae.pretrained")
+    with pytest.raises(CheckpointError, match=r"generate.dit: checkpoint file .*absent.*does not exist; it comes from an s2accompanist training stage"):
+        load_checkpoint(tmp_path / "absent.safetensors", "generate.dit")
     path = save_checkpoint(tmp_path / "m.safetensors", {"w": torch.ones(1000)}, {"a": 1})
     truncated = tmp_path / "cut.safetensors"
     truncated.write_bytes(path.read_bytes()[:500])

@@ -46,9 +46,7 @@ def existing_file(path: str | os.PathLike | None, param: str, where_from: str) -
 
 def load_checkpoint(path: str | os.PathLike, param: str = "checkpoint") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Return (state_dict, config). `param` names the params.yaml key that points here, for errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{param}: checkpoint file {path} does not exist")
+    path = existing_file(path, param, "an s2accompanist training stage (`dvc repro` writes them to data/checkpoints/)")
     try:
         # One open handle for config and weights: a file replaced mid-load (a trainer re-exporting
         # it) then still gives both from the same version.
