@@ -3,8 +3,8 @@ final weights equal those of a run that was never interrupted.
 
 Every run goes through the stages' own path: `build_trainer` + `trainer.fit(..., ckpt_path=resume_path(run_dir))`.
 The interrupted run is a real child process (this file, run as a script) that kills itself with
-SIGKILL in the step after KILL_AT, whose work is lost: `last.ckpt` holds step KILL_AT. It dies at
-the end of that step's training batch, or (VAE) as that step's validation starts: a step that
+SIGKILL in the step after `kill_at`, whose work is lost: `last.ckpt` holds step `kill_at`. It dies
+at the end of that step's training batch, or (VAE) as that step's validation starts: a step that
 validates is saved only after its validation, or the resume would skip it and the curve miss it.
 The resumed and the uninterrupted run happen in this process. Compared: every tensor of the
 training wrapper (model, EMA, lead-sheet heads) and the logged loss curve.
@@ -22,9 +22,8 @@ from pathlib import Path
 import pytest
 
 STEPS = 6
-# build_trainer checkpoints every max(1, STEPS // 10) = 1 step. The VAE run is one epoch (killed
-# between two validations); the DiT run is two shuffled epochs (killed inside the second).
-KILL_AT = {"vae": 3, "dit": 4}
+# build_trainer checkpoints every max(1, STEPS // 10) = 1 step. The VAE run is one epoch that
+# validates after steps 2, 4 and 6; the DiT run is two shuffled epochs (killed inside the second).
 TRAINER = dict(accelerator="cpu", devices=1, num_nodes=1, strategy="auto", precision="32-true",
                accumulate_grad_batches=1, gradient_clip_val=1.0)
 
@@ -128,18 +127,22 @@ def train_until_killed(kind: str, run_dir: Path, kill_at: int, kill_in: str) -> 
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-# The VAE run validates every 2 steps, so it validates in step KILL_AT + 1 = 4, a step that checkpoints.
-@pytest.mark.parametrize("kind, kill_in", [("vae", "train"), ("dit", "train"), ("vae", "validation")])
-def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, kind, kill_in, recwarn):
+@pytest.mark.parametrize("kind, kill_at, kill_in", [
+    ("vae", 3, "train"),       # between two validations
+    ("vae", 4, "train"),       # resumes from a checkpoint saved after step 4's validation
+    ("vae", 3, "validation"),  # in step 4's validation: resumes from step 3 and validates step 4 again
+    ("dit", 4, "train"),
+])
+def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, kind, kill_at, kill_in, recwarn):
     import torch
 
-    killed = train_until_killed(kind, tmp_path / "run", kill_at=KILL_AT[kind], kill_in=kill_in)
+    killed = train_until_killed(kind, tmp_path / "run", kill_at=kill_at, kill_in=kill_in)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert (tmp_path / "run" / "last.ckpt").is_file()
 
     child(kind, str(tmp_path / "run"), str(tmp_path / "resumed.json"), kill_at=-1)
     steps = json.loads((tmp_path / "resumed.json").read_text())
-    assert steps["steps_seen"] == list(range(KILL_AT[kind], STEPS)), "training started over instead of continuing"
+    assert steps["steps_seen"] == list(range(kill_at, STEPS)), "training started over instead of continuing"
     assert steps["global_step"] == STEPS
     assert not [w for w in recwarn if "not resumable" in str(w.message)], "Lightning restarted the interrupted epoch's data"
 
