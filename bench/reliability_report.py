@@ -1,7 +1,7 @@
 """Write reports/reliability.md: each reproducibility and fault-tolerance check, what it tried,
 whether it held, and which pipeline outputs are bit-identical between two clean runs.
 
-    python bench/reliability_report.py                 # run the checks (about 15 min on 2 cores), then write
+    python bench/reliability_report.py                 # run the checks (23 min on 2 cores), then write
     python bench/reliability_report.py --junit FILE...  # write from earlier runs' junit XML files
 
 The checks are the tests in tests/e2e, tests/reliability and tests/training/test_training_resume.py.
