@@ -13,13 +13,14 @@ finished run and writes nothing DVC tracks.
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from s2accompanist.evaluation.benchmark import build_embedder, evaluate_system, load_clips, structure_scores  # noqa: E402
-from s2accompanist.generate import Generator, item_seed  # noqa: E402
+from s2accompanist.generate import Generator, item_seed, write_output  # noqa: E402
 from s2accompanist.generation import read_prompt_file  # noqa: E402
 from s2accompanist.io import write_text  # noqa: E402
 from s2accompanist.params import load_params  # noqa: E402
@@ -36,10 +37,16 @@ def main() -> int:
     g = P.generate
     control = Generator(Path("data/checkpoints/dit_sft-full.safetensors"), Path("data/checkpoints/vae-semantic.safetensors"),
                         g.sampler, g.steps, g.guidance_text, 1.0, P.encode.chunk_s)
+    ids = [r.id for r in requests]
+    with tempfile.TemporaryDirectory() as folder:  # written and read back as the generate and evaluate stages do
+        for request in requests:
+            audio, sidecar, _ = control(request, item_seed(P.seed, request.id))
+            write_output(Path(folder) / f"{request.id}.wav", audio, sidecar)
+        control_clips = load_clips(Path(folder), ids, embedder.sample_rate)
     systems = {
-        f"sft-full, guidance {g.guidance_text:g} / {g.guidance_structure:g} (the run's)": load_clips(Path("data/generated/sft-full"), [r.id for r in requests], embedder.sample_rate),
-        f"sft-full, guidance {g.guidance_text:g} / 1 (control)": [control(r, item_seed(P.seed, r.id))[0][0] for r in requests],
-        f"sft-no_structure, guidance {g.guidance_text:g} (the run's)": load_clips(Path("data/generated/sft-no_structure"), [r.id for r in requests], embedder.sample_rate),
+        f"sft-full, guidance {g.guidance_text:g} / {g.guidance_structure:g} (the run's)": load_clips(Path("data/generated/sft-full"), ids, embedder.sample_rate),
+        f"sft-full, guidance {g.guidance_text:g} / 1 (control)": control_clips,
+        f"sft-no_structure, guidance {g.guidance_text:g} (the run's)": load_clips(Path("data/generated/sft-no_structure"), ids, embedder.sample_rate),
     }
     lines = ["# Structure guidance control", "",
              "Written by `python bench/structure_guidance_control.py` from the last default run; guidance is text / structure.",
