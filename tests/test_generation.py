@@ -59,6 +59,9 @@ def test_cli_refuses_before_loading_anything(tmp_path, capsys, repo_root):
     assert code == 2 and "--dit: checkpoint" in capsys.readouterr().err and not out.exists()
     code = main(["--prompt", "calm piano", "--sections", "intro:0-5; verse:4-8", "--out", str(out)])
     assert code == 2 and "overlaps" in capsys.readouterr().err
+    # An output format we cannot write is refused first, even with valid checkpoints absent.
+    code = main(["--prompt", "calm piano", "--out", str(tmp_path / "clip.ogg"), "--dit", str(tmp_path / "none.safetensors")])
+    assert code == 2 and "use a .wav, .flac, .mp3 suffix" in capsys.readouterr().err
 
 
 def test_cli_names_a_truncated_or_foreign_checkpoint(tmp_path, capsys, repo_root):

@@ -20,7 +20,7 @@ from .io import atomic_path
 # Keeps log10 finite for digital silence; far below any level we act on.
 _EPS = 1e-12
 _READ_BLOCK_FRAMES = 1 << 18
-_SUBTYPE_BY_SUFFIX = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16")}
+_SUBTYPE_BY_SUFFIX = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".mp3": ("MP3", "MPEG_LAYER_III")}
 # Only floating-point encodings can store NaN or Inf; integer PCM and lossy decoders cannot produce them.
 _FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 _PROBE_S = 1.0  # seconds decoded at each end of a file by `probe_audio`
@@ -147,13 +147,20 @@ def probe_audio(path: str | os.PathLike, *, min_duration_s: float = 0.0) -> Audi
     return info
 
 
-def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> Path:
-    """Write 16-bit PCM atomically, as WAV or FLAC by the suffix of `path`; samples are clipped to [-1, 1]."""
-    path = Path(path)
+def writable_format(path: str | os.PathLike) -> tuple[str, str]:
+    """soundfile's (format, subtype) for `path`'s suffix; a suffix it cannot write is a ValueError.
+
+    Callers that compute before writing (generation) ask this first, so a bad name fails at once."""
     try:
-        file_format, subtype = _SUBTYPE_BY_SUFFIX[path.suffix.lower()]
+        return _SUBTYPE_BY_SUFFIX[Path(path).suffix.lower()]
     except KeyError:
-        raise ValueError(f"cannot write audio to {path}: use a .wav or .flac suffix") from None
+        raise ValueError(f"cannot write audio to {path}: use a {', '.join(_SUBTYPE_BY_SUFFIX)} suffix") from None
+
+
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write atomically, as 16-bit WAV or FLAC or as MP3 by the suffix of `path`; samples are clipped to [-1, 1]."""
+    path = Path(path)
+    file_format, subtype = writable_format(path)
     frames = np.clip(_as_2d(audio), -1.0, 1.0).T
     with atomic_path(path) as tmp:
         sf.write(tmp, frames, sample_rate, format=file_format, subtype=subtype)

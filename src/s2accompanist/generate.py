@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", required=True, help="what the whole piece should sound like")
     parser.add_argument("--sections", default="", help="'LABEL:START-END:CAPTION; ...', labels: " + ", ".join(SECTION_LABELS))
     parser.add_argument("--duration", type=float, default=defaults.clip_s if defaults else 10.0, help="seconds")
-    parser.add_argument("--out", type=Path, required=True, help="output .wav (a .json sidecar is written beside it)")
+    parser.add_argument("--out", type=Path, required=True, help="output .wav, .flac or .mp3 (a .json sidecar is written beside it)")
     parser.add_argument("--dit", default="data/checkpoints/dit_sft-full.safetensors")
     parser.add_argument("--vae", default="data/checkpoints/vae-semantic.safetensors")
     parser.add_argument("--seed", type=int, default=0)
@@ -140,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guidance-text", type=float, default=defaults.guidance_text if defaults else 3.0)
     parser.add_argument("--guidance-structure", type=float, default=defaults.guidance_structure if defaults else 1.5)
     args = parser.parse_args(argv)
+    from .audio import writable_format
+
+    try:
+        writable_format(args.out)  # before any model work: a name we cannot write fails in no time
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     try:
         request = GenerationRequest(id=args.out.stem, prompt=args.prompt, duration_s=args.duration,
                                     segments=parse_sections(args.sections))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
-from tqdm import tqdm
+from .progress import progress
 
 from .audio import load_audio
 from .io import atomic_path, write_parquet
@@ -37,7 +37,7 @@ def encode_tracks(vae, track_ids: list[str], curated_dir: Path, out_dir: Path, s
                 save_file(shard, str(tmp))
             shard, shard_index = {}, shard_index + 1
 
-    for track_id in tqdm(track_ids, desc="encode", unit="track"):
+    for track_id in progress(track_ids, desc="encode", unit="track"):
         audio = load_audio(curated_dir / "audio" / f"{track_id}.wav", sample_rate, channels)
         frames = audio.shape[-1] // hop
         mean, _ = vae.encode_chunked(torch.from_numpy(audio[:, :frames * hop])[None], chunk_frames, overlap_frames)

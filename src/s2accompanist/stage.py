@@ -6,7 +6,7 @@ What every stage in dvc.yaml does, in order:
    in dvc.yaml (and, for a `foreach` stage, its variant's settings);
 3. write the executed notebook and its HTML rendering to reports/notebooks/, atomically;
 4. write where the time went to reports/timings/ (kept apart from metrics, which must be
-   identical between runs while timings never are).
+   identical between runs while timings never are), with the commit and the machine.
 """
 
 from __future__ import annotations
@@ -24,11 +24,21 @@ import yaml
 
 from .io import atomic_path, write_json, write_text
 from .params import DVC_FILE, ParamsError, declared_params, load_params, select_keys
+from .progress import STAGE_ENV
+from .results import git_commit, machine
 
 KERNEL_NAME = "s2accompanist"
 NOTEBOOKS = Path("notebooks")
 RENDERED = Path("reports/notebooks")
 TIMINGS = Path("reports/timings")
+# Tool noise that would otherwise land in every rendered notebook as red stderr boxes, silenced in
+# the kernel's environment because it happens at import time, before a notebook's first line:
+# tqdm.auto (imported by transformers) warns that a kernel without ipywidgets cannot draw widget
+# bars, and transformers draws a bar for loading a few hundred kilobytes of weights.
+KERNEL_QUIET_ENV = {
+    "PYTHONWARNINGS": "ignore:IProgress not found:Warning",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+}
 
 
 def notebook_for(stage: str) -> Path:
@@ -72,6 +82,10 @@ def run_stage(stage: str, variant: str | None = None) -> dict[str, Any]:
     # The kernel imports this checkout's package even when the venv holds an install of another copy.
     src = str(Path("src").resolve())
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    # Progress bars in the kernel go to the terminal, not into the rendered notebook (progress.py).
+    os.environ[STAGE_ENV] = full_name
+    for key, value in KERNEL_QUIET_ENV.items():  # PYTHONWARNINGS adds to filters the user set
+        os.environ[key] = ",".join(filter(None, [os.environ.get(key), value])) if key == "PYTHONWARNINGS" else value
 
     import papermill
 
@@ -94,6 +108,9 @@ def run_stage(stage: str, variant: str | None = None) -> dict[str, Any]:
         # ru_maxrss of children is the kernel's peak resident memory (kilobytes on Linux).
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "profile": params.profile,
+        # Where the committed results came from (results.py): the code's commit and the machine.
+        "commit": git_commit(),
+        "machine": machine(),
     }
     write_json(TIMINGS / f"{out_stem}.json", timings)
     return timings

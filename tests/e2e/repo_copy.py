@@ -1,7 +1,10 @@
 """Copies of the repository for end-to-end runs, and running `dvc repro` in them.
 
 A copy holds what git would give a fresh clone (tracked and untracked-but-not-ignored files),
-so a run never touches the working tree and never sees its data/ or reports/.
+less the results of a run (`dvc.lock`, the `cache: false` outputs, the .gitignore files DVC writes):
+the repository commits its last default run, and a working tree may hold a newer one, but a test
+run must start from code and params alone. So a run never touches the working tree and never sees
+its data/ or reports/.
 """
 
 import os
@@ -12,6 +15,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from s2accompanist.results import is_run_result, stage_outputs
 
 REPO = Path(__file__).resolve().parents[2]
 # The hosted captioner's key variable, and a fake key a secrets scan can look for. Drawn per
@@ -25,9 +30,10 @@ def clone_worktree(destination: Path) -> Path:
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO, check=True, capture_output=True, text=True,
     ).stdout.split("\0")
+    outputs = stage_outputs(REPO / "dvc.yaml")
     for name in filter(None, files):
         source = REPO / name
-        if source.is_file():
+        if source.is_file() and not is_run_result(name, outputs):
             target = destination / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)

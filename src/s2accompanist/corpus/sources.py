@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,7 @@ def build_corpus(corpus: dict[str, Any], seed: int, out_dir: Path) -> dict[str, 
         tables = build_synthetic_corpus(config, out_dir)
         tables["rejects"] = pd.DataFrame(columns=REJECT_COLUMNS)
     else:
-        # Real audio stays where it is (audio_path becomes absolute); sections are unknown until
-        # curation estimates them.
+        # Real audio stays where it is; sections are unknown until curation estimates them.
         from .ingest import ingest_attm, ingest_folder, ingest_jamendo
 
         split_fractions = tuple(corpus["split_fractions"])
@@ -40,7 +40,7 @@ def build_corpus(corpus: dict[str, Any], seed: int, out_dir: Path) -> dict[str, 
             tracks, rejects = ingest_attm(corpus["audio_root"], corpus["metadata"], seed=seed, split_fractions=split_fractions)
         else:
             tracks, rejects = ingest_folder(corpus["audio_root"], seed=seed, split_fractions=split_fractions)
-        tracks["audio_path"] = [str(Path(corpus["audio_root"]).resolve() / p) for p in tracks["audio_path"]]
+        tracks["audio_path"] = [audio_path_from_raw(corpus["audio_root"], p, out_dir) for p in tracks["audio_path"]]
         rejects = pd.DataFrame({"id": rejects["path"], "stage": rejects["stage"],
                                 "reason": rejects["reason"] + ": " + rejects["detail"].astype(str)}, columns=REJECT_COLUMNS)
         tables = {"tracks": tracks, "sections": pd.DataFrame(columns=SECTION_COLUMNS), "rejects": rejects}
@@ -48,6 +48,16 @@ def build_corpus(corpus: dict[str, Any], seed: int, out_dir: Path) -> dict[str, 
         write_parquet(out_dir / "sections.parquet", tables["sections"])
     write_parquet(out_dir / "rejects.parquet", tables["rejects"])
     return tables
+
+
+def audio_path_from_raw(audio_root: str, relative: str, out_dir: Path) -> str:
+    """Where readers (`out_dir / audio_path`) find a real track: relative to out_dir when
+    `audio_root` is given relative to the repository (data/external/...), so the table stays right
+    in any clone or copy that has the audio at the same place (`dvc pull`); absolute when the
+    params name an absolute folder outside the repository."""
+    if Path(audio_root).is_absolute():
+        return str(Path(audio_root) / relative)
+    return Path(os.path.relpath(Path(audio_root).resolve() / relative, Path(out_dir).resolve())).as_posix()
 
 
 def corpus_metrics(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 
-from tqdm import tqdm
+from ..progress import progress
 
 EXECUTORS = ("local", "ray")
 
@@ -44,7 +44,7 @@ def run_items(fn: Callable[[Any], Any], items: Sequence[Any], executor: str = "l
 def run_local(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, desc: str, preload: Sequence[str] = ()) -> list[Any]:
     item_fn = functools.partial(single_threaded, fn)
     if workers == 1 or len(items) <= 1:
-        return [item_fn(item) for item in tqdm(items, desc=desc, unit="item")]
+        return [item_fn(item) for item in progress(items, desc=desc, unit="item")]
     results: list[Any] = [None] * len(items)
     # forkserver: workers start from a clean process that has imported fn's module (and `preload`)
     # once, so they neither inherit the parent's thread pools and locks (fork) nor each re-import
@@ -53,7 +53,7 @@ def run_local(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, desc
     context.set_forkserver_preload([fn_module(fn), *preload])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(item_fn, item): index for index, item in enumerate(items)}
-        for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="item"):
+        for future in progress(as_completed(futures), total=len(futures), desc=desc, unit="item"):
             results[futures[future]] = future.result()
     return results
 

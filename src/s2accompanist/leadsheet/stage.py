@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
+from ..progress import progress
 
 from ..audio import load_audio
 from ..io import atomic_path, write_json
@@ -33,7 +33,7 @@ def build_leadsheets(tracks: pd.DataFrame, raw_dir: Path, curated_dir: Path, out
     """Write out_dir/<track_id>.json and out_dir/targets/<track_id>.npz; return a per-track summary."""
     frame_rate = sample_rate / hop_samples
     rows = []
-    for track in tqdm(tracks.itertuples(), total=len(tracks), desc=f"lead sheets ({source})", unit="track"):
+    for track in progress(tracks.itertuples(), total=len(tracks), desc=f"lead sheets ({source})", unit="track"):
         audio = load_audio(curated_dir / "audio" / f"{track.track_id}.wav", sample_rate, 1)[0]
         if source == "truth":
             leadsheet = json.loads((raw_dir / track.leadsheet_path).read_text())
@@ -51,7 +51,7 @@ def build_leadsheets(tracks: pd.DataFrame, raw_dir: Path, curated_dir: Path, out
 def validate_transcription(tracks: pd.DataFrame, raw_dir: Path, curated_dir: Path, sample_rate: int) -> pd.DataFrame:
     """Transcribe the test split and score it against the ground-truth lead sheets (mir_eval)."""
     pairs = []
-    for track in tqdm(tracks.itertuples(), total=len(tracks), desc="transcription check", unit="track"):
+    for track in progress(tracks.itertuples(), total=len(tracks), desc="transcription check", unit="track"):
         audio = load_audio(curated_dir / "audio" / f"{track.track_id}.wav", sample_rate, 1)[0]
         pairs.append((track.track_id, json.loads((raw_dir / track.leadsheet_path).read_text()), transcribe(audio, sample_rate)))
     return score_many(pairs)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
+from ..progress import progress
 
 from ..audio import AudioError, load_audio
 from ..models.reference_clap import ReferenceClapConfig
@@ -37,7 +37,7 @@ def section_items(tracks: pd.DataFrame, sections: pd.DataFrame, raw_dir: Path, s
     column_of = {tag: i for i, tag in enumerate(tag_names)}
     items: dict[str, list] = {"train": [], "valid": [], "test": []}
     sections = sections[sections["label"] != "silence"]
-    for track in tqdm(tracks.itertuples(), total=len(tracks), desc="refclap items", unit="track"):
+    for track in progress(tracks.itertuples(), total=len(tracks), desc="refclap items", unit="track"):
         try:
             audio = load_audio(raw_dir / track.audio_path, sample_rate, 1)[0]
         except AudioError:

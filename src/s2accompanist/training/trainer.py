@@ -15,8 +15,10 @@ weights as one that never stopped (tests/training/test_training_resume.py).
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import random
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from torch.utils.data import DataLoader
 
 from ..io import atomic_path
+from ..progress import progress
 
 
 def seed_everything(seed: int, num_threads: int | None = None) -> None:
@@ -224,10 +227,44 @@ class ResumableTrainer(L.Trainer):
         return super().fit(model, train_dataloaders, *args, **kwargs)
 
 
+class StepProgress(L.Callback):
+    """Optimizer steps as a bar on the terminal (progress.py), in place of Lightning's own bar,
+    which inside a stage's notebook kernel would be written into the rendered notebook."""
+
+    def __init__(self, desc: str = "train") -> None:
+        self.desc, self.bar = desc, None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self.bar = progress(total=trainer.max_steps, initial=trainer.global_step, desc=self.desc, unit="step")
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(trainer.global_step - self.bar.n)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's routine chatter out of the rendered notebooks; its real warnings stay.
+
+    Its start-up lines ("GPU available: False", tips for its cloud products, "`Trainer.fit`
+    stopped") are INFO records of its rank-zero logger. Two warnings are expected here: the run
+    folder already holds our resume checkpoint and CSV log on purpose, and a deprecation inside
+    Lightning 2.6's own pytree helper that no code of ours can act on."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
 def build_trainer(trainer_params: dict[str, Any], max_steps: int, run_dir: str | os.PathLike,
                   log_every_n_steps: int = 10, extra_callbacks: Sequence[L.Callback] = (), **overrides: Any) -> L.Trainer:
     """A Trainer writing `run_dir/last.ckpt` (for resume) and `run_dir/log/metrics.csv` (the curve)."""
     run_dir = Path(run_dir)
+    quiet_lightning()
     checkpoint = CheckpointAfterStep(
         dirpath=run_dir, filename="last", save_last=False, every_n_train_steps=max(1, max_steps // 10),
         save_top_k=1, monitor=None, enable_version_counter=False,
@@ -240,8 +277,8 @@ def build_trainer(trainer_params: dict[str, Any], max_steps: int, run_dir: str |
         precision=trainer_params["precision"], accumulate_grad_batches=trainer_params["accumulate_grad_batches"],
         gradient_clip_val=trainer_params["gradient_clip_val"] or None,
         # Short runs (the smoke profile) still log a curve of a few points.
-        max_steps=max_steps, callbacks=[ResumePosition(), *extra_callbacks, checkpoint], logger=logger, log_every_n_steps=max(1, min(log_every_n_steps, max_steps // 5)),
-        enable_model_summary=False, deterministic="warn", num_sanity_val_steps=0,
+        max_steps=max_steps, callbacks=[ResumePosition(), StepProgress(run_dir.name), *extra_callbacks, checkpoint], logger=logger, log_every_n_steps=max(1, min(log_every_n_steps, max_steps // 5)),
+        enable_model_summary=False, enable_progress_bar=False, deterministic="warn", num_sanity_val_steps=0,
     )
     options.update(overrides)
     return ResumableTrainer(**options)

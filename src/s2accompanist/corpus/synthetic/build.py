@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from ...audio import write_audio
 from ...io import atomic_path, write_json, write_parquet
+from ...progress import progress as progress_bar, progress_message
 from .captions import section_caption, track_caption
 from .composer import compose_song
 from .config import SyntheticCorpusConfig
@@ -68,7 +68,7 @@ def build_synthetic_corpus(config: SyntheticCorpusConfig, out_dir: Path, progres
         require_fluidsynth(config.soundfont)  # fail before composing anything
     track_rows, section_rows = [], []
     started = time.perf_counter()
-    for index in tqdm(range(config.n_songs), desc="synthetic corpus", unit="song", disable=not progress):
+    for index in progress_bar(range(config.n_songs), desc="synthetic corpus", unit="song", disable=not progress):
         track_row, song_sections = _build_song(config, index, out_dir)
         track_rows.append(track_row)
         section_rows.extend(song_sections)
@@ -77,7 +77,7 @@ def build_synthetic_corpus(config: SyntheticCorpusConfig, out_dir: Path, progres
     write_parquet(out_dir / "tracks.parquet", tracks)
     write_parquet(out_dir / "sections.parquet", sections)
     if progress:
-        tqdm.write(f"synthetic corpus: {config.n_songs} songs in {time.perf_counter() - started:.1f} s -> {out_dir}")
+        progress_message(f"synthetic corpus: {config.n_songs} songs in {time.perf_counter() - started:.1f} s -> {out_dir}")
     return {"tracks": tracks, "sections": sections}
 
 
