@@ -20,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export JUPYTER_RUNTIME_DIR := $(abspath $(VENV))/jupyter-runtime
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro test bench reliability readme-tables profile clean-reports help browser
+.PHONY: setup repro test bench reliability readme-tables compare drift profile clean-reports help browser
 help:
 	@sed -n '1,5p' Makefile
 
@@ -75,6 +75,21 @@ bench: setup
 # Copy the result tables of the last `dvc repro` into README.md (between its results markers).
 readme-tables: setup
 	$(PY) -m s2accompanist.reporting.readme
+
+# After `make repro`: every metric of this run against the committed run, with both machines and
+# the measured drift as tolerance (reports/compare.md), and both runs' training curves
+# (reports/compare_plots/index.html). AGAINST=<git revision> compares with another commit's run.
+AGAINST ?= HEAD
+compare: setup
+	$(PY) -m s2accompanist.reporting.compare --against $(AGAINST)
+	dvc plots diff $(AGAINST) --out reports/compare_plots
+	@echo "training curves, committed run against this one: reports/compare_plots/index.html"
+
+# How far metrics move on this machine when only threads or instruction set change: the tolerance
+# `make compare` uses (reports/drift.{json,md}). DRIFT_PROFILE=smoke (about 15 min) or default.
+DRIFT_PROFILE ?= smoke
+drift: setup
+	$(PY) bench/drift.py --profile $(DRIFT_PROFILE)
 
 # The reproducibility and fault-tolerance tests, summarised in reports/reliability.md (23 min on 2 cores, measured 2026-11-25).
 reliability: setup

@@ -3,11 +3,14 @@
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,3 +39,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def tiny_dvc_project(tmp_path):
+    """A two-stage DVC project in git, run once: `make` (cached out.txt) then `copy` (copy.txt, kept in git)."""
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "params.yaml").write_text("n: 3\n")
+    (root / "code.py").write_text("print('v1')\n")
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"make": {
+        "cmd": f"{sys.executable} code.py > out.txt", "deps": ["code.py"], "params": ["n"], "outs": ["out.txt"]},
+        "copy": {"cmd": "cp out.txt copy.txt", "deps": ["out.txt"], "outs": [{"copy.txt": {"cache": False}}]}}}))
+    for command in (["git", "init", "-q"], [dvc, "init", "-q"], [dvc, "repro", "-q"]):
+        subprocess.run(command, cwd=root, check=True, capture_output=True)
+    return root

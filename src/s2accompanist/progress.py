@@ -2,12 +2,13 @@
 
 A stage's notebook runs in a Jupyter kernel, where `sys.stderr` is captured into the notebook:
 every redraw of a bar would be stored there and rendered as a red stderr box in the committed
-notebook. Inside a stage (`stage.py` sets STAGE_ENV), bars go to the kernel process's own stderr,
-which `dvc repro` shows live; everywhere else they are plain tqdm bars.
+notebook. Inside a stage (`stage.py` sets STAGE_ENV), bars go to the stderr the kernel process
+was started with, which `dvc repro` shows live; everywhere else they are plain tqdm bars.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Any, Iterable
@@ -19,7 +20,19 @@ STAGE_ENV = "S2ACCOMPANIST_STAGE"
 
 def progress_stream():
     """Where bars and progress messages go: the process's own stderr inside a stage."""
-    return sys.__stderr__ if os.environ.get(STAGE_ENV) else sys.stderr
+    if not os.environ.get(STAGE_ENV):
+        return sys.stderr
+    try:
+        # ipykernel points file descriptor 2 at a pipe into the notebook, and `fileno()` of its
+        # stderr stream answers the copy it kept of the original descriptor: the terminal.
+        return _terminal(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):
+        return sys.__stderr__
+
+
+@functools.lru_cache(maxsize=None)
+def _terminal(fd: int):
+    return open(fd, "w", buffering=1, closefd=False)  # noqa: SIM115 (lives as long as the process)
 
 
 def progress(iterable: Iterable | None = None, **kwargs: Any) -> tqdm:

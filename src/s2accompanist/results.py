@@ -16,7 +16,9 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,12 +128,18 @@ def lock_mismatches(root: str | Path = ".") -> list[str]:
     return problems
 
 
+def dvc_executable() -> str:
+    """The DVC of this Python's environment (the venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dvc")
+    return str(beside) if beside.is_file() else "dvc"
+
+
 def stale_stages(root: str | Path = ".") -> dict[str, list[str]]:
     """Stages whose code, params or command changed since `dvc.lock` was written, with what changed.
 
     From `dvc status --json`. Outputs or dependencies that are merely absent (a clone that has not
     run `dvc pull`) do not make a stage stale; a modified one does."""
-    result = subprocess.run(["dvc", "status", "--json"], cwd=root, capture_output=True, text=True, check=True)
+    result = subprocess.run([dvc_executable(), "status", "--json"], cwd=root, capture_output=True, text=True, check=True)
     status = json.loads(result.stdout or "{}")
     stale: dict[str, list[str]] = {}
     for stage, entries in status.items():
@@ -143,10 +151,11 @@ def stale_stages(root: str | Path = ".") -> dict[str, list[str]]:
             for kind, changes in entry.items():
                 if kind == "changed outs":
                     continue  # outputs are what a run writes, not why it would rerun
-                if kind == "changed params":
-                    reasons += [f"param {key}" for file_changes in changes.values() for key in file_changes]
-                elif kind == "changed deps":
-                    reasons += [f"{path} {how}" for path, how in changes.items() if how != "deleted"]
+                for path, how in changes.items():
+                    if isinstance(how, dict):  # a params file: {key: "modified" | "new" | "deleted"}
+                        reasons += [f"param {key} {change}" for key, change in how.items()]
+                    elif how != "deleted":
+                        reasons.append(f"{path} {how}")
         if reasons:
             stale[stage] = reasons
     return stale
@@ -190,3 +199,54 @@ def machine() -> dict[str, Any]:
     record["thread_env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                          "OPENBLAS_CORETYPE", "ATEN_CPU_CAPABILITY") if k in os.environ}
     return record
+
+
+def copy_results(source: str | Path, destination: str | Path = ".") -> list[str]:
+    """Copy a finished run's results (dvc.lock, the `cache: false` outputs and the .gitignore files
+    DVC wrote) from another checkout, e.g. a fresh clone that ran `make repro`, into this one."""
+    source, destination = Path(source), Path(destination)
+    if not (source / LOCK_FILE).is_file():
+        raise FileNotFoundError(f"{source / LOCK_FILE} is missing: run `make repro` in {source} first")
+    copied = []
+    names = [*committed_result_paths(source / "dvc.yaml"),
+             *(str(p.relative_to(source)) for folder in ("data", "reports") for p in (source / folder).rglob(".gitignore"))]
+    for name in names:
+        origin, target = source / name, destination / name
+        if origin.is_dir():
+            if target.exists():
+                shutil.rmtree(target)  # a stale file of an older run must not survive
+            shutil.copytree(origin, target)
+        elif origin.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, target)
+        else:
+            continue
+        copied.append(name)
+    return copied
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The committed results of a run: copy them from a finished checkout, or check them.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    copy = sub.add_parser("copy-from", help="copy a finished run's results from another checkout into this one")
+    copy.add_argument("source")
+    sub.add_parser("check", help="does dvc.lock match dvc.yaml and params.yaml, and which stages are stale")
+    args = parser.parse_args(argv)
+    if args.command == "copy-from":
+        copied = copy_results(args.source)
+        print(f"copied {len(copied)} results from {args.source}; now `make readme-tables` and commit them")
+        return 0
+    problems, stale = lock_mismatches(), stale_stages()
+    for problem in problems:
+        print(f"dvc.lock: {problem}")
+    for stage, reasons in stale.items():
+        print(f"stale: {stage}: {', '.join(reasons)}")
+    if not problems and not stale:
+        print("the committed run matches dvc.yaml, params.yaml and the code")
+    return 1 if problems or stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

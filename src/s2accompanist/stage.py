@@ -39,6 +39,8 @@ KERNEL_QUIET_ENV = {
     "PYTHONWARNINGS": "ignore:IProgress not found:Warning",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
 }
+# Inline figures at 72 dpi (the file says why).
+MATPLOTLIBRC = Path(__file__).parent / "resources" / "matplotlibrc"
 
 
 def notebook_for(stage: str) -> Path:
@@ -84,6 +86,7 @@ def run_stage(stage: str, variant: str | None = None) -> dict[str, Any]:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
     # Progress bars in the kernel go to the terminal, not into the rendered notebook (progress.py).
     os.environ[STAGE_ENV] = full_name
+    os.environ["MATPLOTLIBRC"] = str(MATPLOTLIBRC)
     for key, value in KERNEL_QUIET_ENV.items():  # PYTHONWARNINGS adds to filters the user set
         os.environ[key] = ",".join(filter(None, [os.environ.get(key), value])) if key == "PYTHONWARNINGS" else value
 

@@ -35,3 +35,7 @@ def test_an_experiment_on_one_key_reruns_its_stages_and_is_listed_with_metrics(s
     assert params["evaluate"]["n_bootstrap"] == 60
     metrics = ours[0]["metrics"]
     assert "reports/metrics/evaluate.json" in metrics and metrics["reports/metrics/evaluate.json"]["data"]["systems"]
+    # The committed run is the baseline row beside it, with its own metrics (they live in git).
+    baseline = next(commit for commit in shown if commit.get("rev") != "workspace" and commit.get("experiments"))
+    baseline_metrics = baseline["data"]["metrics"]
+    assert baseline_metrics["reports/metrics/evaluate.json"]["data"]["systems"], "the baseline row lacks the committed metrics"

@@ -1,8 +1,10 @@
 """The README's results block is replaced by the generated tables, and nothing else changes."""
 
+import json
+
 import pytest
 
-from s2accompanist.reporting.readme import BEGIN, END, OPTIONAL_TABLES, TABLES, update_readme
+from s2accompanist.reporting.readme import BEGIN, END, OPTIONAL_TABLES, TABLES, provenance, update_readme
 
 
 def _tables(folder):
@@ -54,3 +56,16 @@ def test_the_committed_readme_has_one_block():
 
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert text.count(BEGIN) == 1 and text.count(END) == 1
+
+
+def test_the_block_names_commit_machine_and_stale_stages_as_computed(tiny_dvc_project):
+    root = tiny_dvc_project
+    timings = root / "reports" / "timings" / "12_report.json"
+    timings.parent.mkdir(parents=True)
+    timings.write_text(json.dumps({"commit": "0123abcd", "machine": {"cpu": "Some CPU", "logical_cpus": 2, "torch_threads": 2,
+                                                                     "torch_cpu_capability": "AVX2", "torch": "2.13.0+cpu"}}))
+    fresh = provenance(root)
+    assert "commit `0123abcd` on Some CPU" in fresh and "AVX2 kernels" in fresh and "No stage was stale" in fresh
+    (root / "code.py").write_text("print('v2')\n")
+    stale = provenance(root)
+    assert "**Stale**" in stale and "`make` (code.py modified)" in stale and "`copy`" not in stale

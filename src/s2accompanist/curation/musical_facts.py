@@ -6,6 +6,7 @@ thresholds are fixed here so that captions, their validation and the README agre
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import librosa
@@ -55,6 +56,16 @@ def word_for(value: float, scale: tuple[tuple[float, str], ...]) -> str:
     return scale[-1][1]
 
 
+def chroma_of(power: np.ndarray, sr: int, n_fft: int) -> np.ndarray:
+    """librosa's STFT chroma of a power spectrogram, without its warning on unpitched audio.
+
+    With no pitched frame (silence, a drum-only segment) librosa's tuning estimate warns "empty
+    frequency set" and assumes a tuning of 0, which is the right answer here: the warning is noise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Trying to estimate tuning from empty frequency set")
+        return librosa.feature.chroma_stft(S=power, sr=sr, n_fft=n_fft)
+
+
 def estimate_key(chroma: np.ndarray) -> tuple[str, float]:
     """Krumhansl-Schmuckler key finding: the major/minor profile rotation best correlated with the chroma.
 
@@ -64,6 +75,8 @@ def estimate_key(chroma: np.ndarray) -> tuple[str, float]:
     profile = profile.mean(axis=1) if profile.ndim == 2 else profile
     if profile.shape != (12,):
         raise ValueError(f"chroma must have 12 pitch classes in its first axis, got shape {np.shape(chroma)}")
+    if np.ptp(profile) == 0:  # silence: no rotation correlates with a flat profile
+        return ("C major", 0.0)
     best = ("C major", -np.inf)
     for mode, template in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
         for tonic in range(12):
@@ -91,7 +104,7 @@ def measure_facts(audio: np.ndarray, sr: int) -> MusicalFacts:
     tempo_bpm = 60.0 * (len(beats) - 1) / (beats[-1] - beats[0]) if len(beats) >= 4 else float(np.atleast_1d(tempo)[0])
     onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sr, hop_length=_HOP)
 
-    key, key_strength = estimate_key(librosa.feature.chroma_stft(S=magnitude**2, sr=sr, n_fft=_N_FFT))
+    key, key_strength = estimate_key(chroma_of(magnitude**2, sr, _N_FFT))
     rms_dbfs = float(20 * np.log10(np.sqrt(np.mean(np.square(audio, dtype=np.float64))) + 1e-10))
     # Frames weighted by their energy, so quiet tails do not drag the brightness down.
     frame_power = np.sum(magnitude**2, axis=0)

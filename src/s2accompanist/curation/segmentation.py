@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
 from ..labels import SECTION_LABELS as SONGFORMER_LABELS
+from .musical_facts import chroma_of
 
 _N_FFT = 2048
 _HOP = 512
@@ -215,7 +216,7 @@ def _beat_frames(audio: np.ndarray, sr: int, n_frames: int) -> np.ndarray:
 
 def _beat_features(power: np.ndarray, sr: int, beat_frames: np.ndarray) -> np.ndarray:
     """Beat-synchronous chroma stacked on MFCC, each family normalised to weigh the same."""
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=_N_FFT)
+    chroma = chroma_of(power, sr, _N_FFT)
     mfcc = librosa.feature.mfcc(S=librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=sr)), n_mfcc=_N_MFCC)
     # Median aggregation ignores the transients right at each beat.
     chroma = librosa.util.sync(chroma, beat_frames, aggregate=np.median)

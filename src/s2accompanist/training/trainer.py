@@ -252,12 +252,15 @@ def quiet_lightning() -> None:
     """Keep Lightning's routine chatter out of the rendered notebooks; its real warnings stay.
 
     Its start-up lines ("GPU available: False", tips for its cloud products, "`Trainer.fit`
-    stopped") are INFO records of its rank-zero logger. Two warnings are expected here: the run
-    folder already holds our resume checkpoint and CSV log on purpose, and a deprecation inside
-    Lightning 2.6's own pytree helper that no code of ours can act on."""
+    stopped") are INFO records of its rank-zero logger. Three warnings are expected here: the run
+    folder already holds our resume checkpoint and CSV log on purpose, frozen modules are in eval
+    mode on purpose, and a deprecation inside Lightning 2.6's own pytree helper is nothing our
+    code can act on."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    # Frozen parts (the pretrained text encoder) stay in eval mode while the rest trains, on purpose.
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
 
 
 def build_trainer(trainer_params: dict[str, Any], max_steps: int, run_dir: str | os.PathLike,
