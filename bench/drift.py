@@ -6,7 +6,7 @@ instruction set makes torch pick other kernels (AVX2 where this machine has AVX-
 trajectories then diverge. This bench makes those changes on one machine and records how far
 every metric moved, for `make compare` to use as the tolerance.
 
-    python bench/drift.py [--profile smoke|default] [--workdir DIR]     # or: make drift
+    python bench/drift.py [--profile smoke|default] [--settings ...] [--reference DIR]   # or: make drift
 
 It runs `dvc repro` in fresh copies of the working tree (code and params only, no results), one per
 setting, all at once, then writes reports/drift.json (the largest absolute difference of each metric
@@ -55,7 +55,7 @@ def prepare(destination: Path, profile: str, num_threads: int | None) -> Path:
     return repo
 
 
-def summarize(runs: dict[str, Path], profile: str) -> dict:
+def summarize(runs: dict[str, Path], profile: str, settings: list[str]) -> dict:
     metrics = {name: metrics_at(None, repo) for name, repo in runs.items()}
     reference = metrics["reference"]
     largest: dict[str, float] = {}
@@ -67,8 +67,8 @@ def summarize(runs: dict[str, Path], profile: str) -> dict:
         per_setting[name] = differences
         for key, difference in differences.items():
             largest[key] = max(largest.get(key, 0.0), difference)
-    return {"profile": profile, "settings": {name: {"env": env, "trainer.num_threads": threads}
-                                             for name, (env, threads) in SETTINGS.items()},
+    return {"profile": profile, "settings": {name: {"env": SETTINGS[name][0], "trainer.num_threads": SETTINGS[name][1]}
+                                             for name in ["reference", *settings]},
             "machine": machine(), "date": time.strftime("%Y-%m-%d"),
             "max_abs_difference": largest, "abs_difference_by_setting": per_setting, "reference": reference}
 
@@ -91,15 +91,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke", choices=["smoke", "default"])
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--settings", nargs="+", choices=[name for name in SETTINGS if name != "reference"],
+                        default=[name for name in SETTINGS if name != "reference"], help="which changes to run")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="a finished run of the same code and profile to compare with (e.g. a fresh clone after "
+                             "`make repro`), instead of running the reference here")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="s2a-drift-"))
     started = {}
-    for index, (name, (env, threads)) in enumerate(SETTINGS.items()):
+    for index, name in enumerate(["reference", *args.settings]):
+        if name == "reference" and args.reference is not None:
+            continue
+        env, threads = SETTINGS[name]
         repo = prepare(workdir / f"run{index}" / "repo", args.profile, threads)
         started[name] = start_repro(repo, env)
         print(f"{name}: dvc repro in {repo}", flush=True)
     runs = {name: wait_repro(process, timeout=6 * 3600) for name, process in started.items()}
-    record = summarize(runs, args.profile)
+    if args.reference is not None:
+        runs["reference"] = args.reference
+    record = summarize(runs, args.profile, args.settings)
     write_json(REPO / "reports" / "drift.json", record)
     write_text(REPO / "reports" / "drift.md", markdown(record))
     print((REPO / "reports" / "drift.md").read_text())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -21,13 +20,12 @@ from s2accompanist.io import write_text  # noqa: E402
 
 
 def machine() -> str:
-    import torch
+    from s2accompanist.results import machine as machine_record
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    record = machine_record()
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB RAM; Python {platform.python_version()}, "
-            f"torch {torch.__version__}, {platform.system()} {platform.release()}")
+    return (f"{record['cpu']}, {record['logical_cpus']} cores ({record.get('torch_cpu_capability')} kernels), "
+            f"{memory_gb:.0f} GiB RAM; Python {record['python']}, torch {record.get('torch')}, {record['os']}")
 
 
 def main(only: list[str]) -> int:
