@@ -58,6 +58,11 @@ def test_push_then_pull_in_a_fresh_clone_restores_the_run(smoke_repo, tmp_path):
         assert len(paths) and all((clone / folder / p).resolve().is_file() for p in paths), table
         assert all(str((clone / folder / p).resolve()).startswith(str(clone.resolve())) for p in paths), table
 
+    # The training curves render from the committed CSVs (every plot names a column they have).
+    plots = run(["dvc", "plots", "show", "--out", str(tmp_path / "plots")], clone)
+    assert "could not find provided field" not in plots.stdout + plots.stderr, plots.stderr
+    assert "train/loss" in (tmp_path / "plots" / "index.html").read_text()
+
     # The comparison command works here, and finds the committed run in its own files.
     text, table = report("HEAD", clone)
     assert len(table) and set(table["verdict"]) == {"identical"}, table[table["verdict"] != "identical"]
