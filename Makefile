@@ -20,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export JUPYTER_RUNTIME_DIR := $(abspath $(VENV))/jupyter-runtime
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro test bench reliability readme-tables compare drift profile clean-reports help browser
+.PHONY: setup repro test bench gpu-check reliability readme-tables compare drift profile clean-reports help browser
 help:
 	@sed -n '1,5p' Makefile
 
@@ -71,6 +71,13 @@ test: setup browser
 
 bench: setup
 	$(PY) bench/run.py
+
+# On a GPU machine: the paper DiT's bf16 training step (throughput, MFU, peak memory), the paper
+# VAE and a guided generation, written to reports/perf.md. Needs only torch (no venv, no set-up:
+# a lent GPU may have its own Python and no network), so it runs with GPU_PYTHON, not the venv.
+GPU_PYTHON ?= python3
+gpu-check:
+	$(GPU_PYTHON) bench/gpu_check.py
 
 # Copy the result tables of the last `dvc repro` into README.md (between its results markers).
 readme-tables: setup
