@@ -77,6 +77,8 @@ def test_stale_stages_are_those_whose_code_or_params_changed_not_those_not_pulle
     assert stale_stages(root) == {}
     (root / "out.txt").unlink()  # a clone that has not pulled: missing, not stale
     assert stale_stages(root) == {}
+    (root / "out.txt").write_text("something else\n")  # an output, or a folder of them holding only DVC's .gitignore
+    assert stale_stages(root) == {}
     (root / "code.py").write_text("print('v2')\n")
     (root / "params.yaml").write_text("n: 4\n")
     stale = stale_stages(root)

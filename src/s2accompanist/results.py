@@ -137,10 +137,18 @@ def dvc_executable() -> str:
 def stale_stages(root: str | Path = ".") -> dict[str, list[str]]:
     """Stages whose code, params or command changed since `dvc.lock` was written, with what changed.
 
-    From `dvc status --json`. Outputs or dependencies that are merely absent (a clone that has not
-    run `dvc pull`) do not make a stage stale; a modified one does."""
+    From `dvc status --json`, counting only what the pipeline does not make itself: code, params,
+    commands and external inputs. Outputs, and dependencies that are other stages' outputs, are
+    left out: in a clone that has not run `dvc pull` they are absent or hold only DVC's .gitignore,
+    and where an upstream stage really changed, that stage is stale by its own code or params."""
     result = subprocess.run([dvc_executable(), "status", "--json"], cwd=root, capture_output=True, text=True, check=True)
     status = json.loads(result.stdout or "{}")
+    produced = [Path(o.path) for o in stage_outputs(Path(root) / "dvc.yaml")]
+
+    def made_by_the_pipeline(path: str) -> bool:
+        path = Path(path)
+        return any(path == out or path in out.parents or out in path.parents for out in produced)
+
     stale: dict[str, list[str]] = {}
     for stage, entries in status.items():
         reasons = []
@@ -154,7 +162,7 @@ def stale_stages(root: str | Path = ".") -> dict[str, list[str]]:
                 for path, how in changes.items():
                     if isinstance(how, dict):  # a params file: {key: "modified" | "new" | "deleted"}
                         reasons += [f"param {key} {change}" for key, change in how.items()]
-                    elif how != "deleted":
+                    elif not made_by_the_pipeline(path):
                         reasons.append(f"{path} {how}")
         if reasons:
             stale[stage] = reasons
