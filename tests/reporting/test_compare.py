@@ -51,7 +51,7 @@ def test_report_reads_the_committed_run_from_git_and_this_run_from_the_tree(repo
     # A reviewer's run on another machine: one metric moved within the drift, one beyond it.
     metrics.write_text(json.dumps({"si_sdr_db": -1.8, "probe": {"melody": 0.41, "chord": 0.05}}))
     timings.write_text(json.dumps({"commit": "abc", "profile": "default", "machine": {"cpu": "Intel Xeon", "isa": ["avx2"]}}))
-    (root / "reports" / "drift.json").write_text(json.dumps({"max_abs_difference": {"vae-semantic:probe.melody": 0.01,
+    (root / "reports" / "drift.json").write_text(json.dumps({"profile": "smoke", "max_abs_difference": {"vae-semantic:probe.melody": 0.01,
                                                                                      "vae-semantic:si_sdr_db": 1.0}}))
     text, table = report("HEAD", root)
     verdicts = dict(zip(table["metric"], table["verdict"]))
@@ -59,3 +59,21 @@ def test_report_reads_the_committed_run_from_git_and_this_run_from_the_tree(repo
                         "vae-semantic:si_sdr_db": "differs"}
     assert "Reproduced: 2 of 3 metrics" in text
     assert "AMD EPYC" in text and "Intel Xeon" in text and "avx2, avx512f" in text
+    assert "on the smoke profile; this run is default, so that tolerance is only indicative" in text
+
+
+def test_a_revision_without_results_or_a_checkout_without_a_run_is_refused(repo_root, tmp_path):
+    root = tmp_path / "clone"
+    (root / "reports" / "metrics").mkdir(parents=True)
+    shutil.copy(repo_root / "dvc.yaml", root / "dvc.yaml")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run([*GIT, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "code only"], cwd=root, check=True)
+    with pytest.raises(FileNotFoundError, match="HEAD holds no committed run"):
+        report("HEAD", root)
+    (root / "reports" / "metrics" / "corpus.json").write_text(json.dumps({"tracks": 3}))
+    subprocess.run([*GIT, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "a run"], cwd=root, check=True)
+    (root / "reports" / "metrics" / "corpus.json").unlink()
+    with pytest.raises(FileNotFoundError, match="run `make repro` first"):
+        report("HEAD", root)

@@ -64,8 +64,11 @@ def test_the_block_names_commit_machine_and_stale_stages_as_computed(tiny_dvc_pr
     timings.parent.mkdir(parents=True)
     timings.write_text(json.dumps({"commit": "0123abcd", "machine": {"cpu": "Some CPU", "logical_cpus": 2, "torch_threads": 2,
                                                                      "torch_cpu_capability": "AVX2", "torch": "2.13.0+cpu"}}))
+    for stage, commit in (("corpus", "0123abcd"), ("vae@plain", "0123abcd"), ("report", "4567ef01")):
+        (timings.parent / f"{stage}.json").write_text(json.dumps({"stage": stage, "commit": commit}))
     fresh = provenance(root)
-    assert "commit `0123abcd` on Some CPU" in fresh and "AVX2 kernels" in fresh and "No stage was stale" in fresh
+    assert "commit `0123abcd` (`report` rerun at `4567ef01`) on Some CPU" in fresh, fresh
+    assert "AVX2 kernels" in fresh and "No stage was stale" in fresh
     (root / "code.py").write_text("print('v2')\n")
     stale = provenance(root)
     assert "**Stale**" in stale and "`make` (code.py modified)" in stale and "`copy`" not in stale

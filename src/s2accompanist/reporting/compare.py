@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -119,13 +120,24 @@ def load_drift(root: Path) -> dict[str, float]:
 
 
 def report(rev: str, root: Path = Path(".")) -> tuple[str, pd.DataFrame]:
-    table = comparison(metrics_at(rev, root), metrics_at(None, root), load_drift(root))
+    committed, current = metrics_at(rev, root), metrics_at(None, root)
+    if not committed:
+        raise FileNotFoundError(f"{rev} holds no committed run (no metrics of dvc.yaml's reports/metrics/ in git there); "
+                                "compare against a commit that carries results (--against REV)")
+    if not current:
+        raise FileNotFoundError("this checkout holds no metrics of its own: run `make repro` first")
+    table = comparison(committed, current, load_drift(root))
     counts = table["verdict"].value_counts()
     compared = int(counts.get("identical", 0) + counts.get("within drift", 0) + counts.get("differs", 0))
     reproduced = int(counts.get("identical", 0) + counts.get("within drift", 0))
-    drift_note = (f"Drift: the largest difference measured on one machine when only threads or instruction set changed "
-                  f"({DRIFT_FILE}, bench/drift.py)." if (root / DRIFT_FILE).is_file()
-                  else f"No drift measurement ({DRIFT_FILE} missing): every difference counts as 'differs'.")
+    drift_note = f"No drift measurement ({DRIFT_FILE} missing): every difference counts as 'differs'."
+    if (root / DRIFT_FILE).is_file():
+        drift_profile = json.loads((root / DRIFT_FILE).read_text()).get("profile")
+        run_profile = machine_at(rev, root).get("profile")
+        drift_note = (f"Drift: the largest difference measured on one machine when only threads or instruction set changed "
+                      f"({DRIFT_FILE}, bench/drift.py), on the {drift_profile} profile")
+        drift_note += (f"; this run is {run_profile}, so that tolerance is only indicative." if run_profile and drift_profile != run_profile
+                       else ".")
     text = "\n\n".join([
         f"# This run against the committed run ({rev})",
         f"Reproduced: {reproduced} of {compared} metrics identical or within the measured drift "
@@ -142,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", default="HEAD", help="the git revision holding the committed run (default HEAD)")
     parser.add_argument("--out", default="reports/compare.md")
     args = parser.parse_args(argv)
-    text, table = report(args.against)
+    try:
+        text, table = report(args.against)
+    except FileNotFoundError as err:
+        print(f"compare: {err}", file=sys.stderr)
+        return 2
     write_text(args.out, text)
     print(text.split("## Metrics")[0])
     print(f"The table of every metric: {args.out}")

@@ -35,7 +35,16 @@ def provenance(root: Path = Path(".")) -> str:
         raise FileNotFoundError(f"{timings_file} is missing: run `dvc repro` first")
     timings = json.loads(timings_file.read_text())
     machine = timings.get("machine") or {}
-    line = (f"Made at commit `{timings.get('commit')}` on {machine.get('cpu', 'an unrecorded machine')} "
+    # Each stage recorded its own commit; a stage rerun later (its code changed, not its results) shows.
+    commits: dict[str, list[str]] = {}
+    for path in sorted(timings_file.parent.glob("*.json")):
+        record = json.loads(path.read_text())
+        if isinstance(record, dict) and "stage" in record:
+            commits.setdefault(str(record.get("commit")), []).append(record["stage"])
+    main_commit = max(commits, key=lambda c: len(commits[c])) if commits else str(timings.get("commit"))
+    later = "; ".join(f"{', '.join(f'`{s}`' for s in stages)} rerun at `{commit}`"
+                      for commit, stages in commits.items() if commit != main_commit)
+    line = (f"Made at commit `{main_commit}`{f' ({later})' if later else ''} on {machine.get('cpu', 'an unrecorded machine')} "
             f"({machine.get('logical_cpus')} logical CPUs, {machine.get('torch_threads')} torch threads, "
             f"{machine.get('torch_cpu_capability')} kernels; torch {machine.get('torch')}); "
             f"every stage's machine is in `reports/timings/`.")
