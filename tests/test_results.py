@@ -1,12 +1,13 @@
 """The committed results: which files they are, that they match dvc.yaml and params.yaml, and staleness."""
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import yaml
 
-from s2accompanist.results import (committed_result_paths, expanded_stages, is_run_result, lock_mismatches, machine,
-                                   stage_outputs, stale_stages)
+from s2accompanist.results import (committed_result_paths, expanded_stages, git_commit, is_run_result, lock_mismatches,
+                                   machine, stage_outputs, stale_stages)
 
 
 def test_foreach_stages_expand_with_their_items(repo_root):
@@ -89,3 +90,17 @@ def test_machine_names_the_cpu_and_what_decides_its_arithmetic():
     record = machine()
     assert record["cpu"] and record["logical_cpus"] >= 1
     assert {"isa", "torch", "torch_threads", "torch_cpu_capability", "numpy"} <= set(record)
+
+
+def test_the_recorded_commit_is_dirty_for_code_changes_not_for_rewritten_results(tiny_dvc_project):
+    root = tiny_dvc_project
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "run"], cwd=root, check=True)
+    clean = git_commit(root)
+    assert clean and not clean.endswith("-dirty")
+    (root / "copy.txt").write_text("a rerun rewrote this committed result\n")
+    (root / "dvc.lock").write_text((root / "dvc.lock").read_text() + "\n")
+    assert git_commit(root) == clean
+    (root / "code.py").write_text("print('v2')\n")
+    assert git_commit(root) == clean + "-dirty"

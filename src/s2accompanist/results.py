@@ -170,12 +170,16 @@ def stale_stages(root: str | Path = ".") -> dict[str, list[str]]:
 
 
 def git_commit(root: str | Path = ".") -> str | None:
-    """The checked-out commit, with "-dirty" when tracked files differ from it; None outside git."""
+    """The checked-out commit, with "-dirty" when tracked files other than run results differ from
+    it (a run rewrites the committed results as it goes; that is not a change of the code); None
+    outside git."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
+    outputs = stage_outputs(Path(root) / "dvc.yaml") if (Path(root) / "dvc.yaml").is_file() else []
+    dirty = [line[3:] for line in changed.splitlines() if line.strip() and not is_run_result(line[3:].strip('"'), outputs)]
     return commit + ("-dirty" if dirty else "")
 
 
