@@ -114,9 +114,10 @@ def machines_table(committed: dict[str, Any], current: dict[str, Any]) -> pd.Dat
                          "this run": [show(current.get(k)) for k in keys]})
 
 
-def load_drift(root: Path) -> dict[str, float]:
+def load_drift(root: Path) -> dict[str, Any]:
+    """bench/drift.py's record (its profile and `max_abs_difference`); empty when never measured."""
     path = root / DRIFT_FILE
-    return json.loads(path.read_text())["max_abs_difference"] if path.is_file() else {}
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def report(rev: str, root: Path = Path(".")) -> tuple[str, pd.DataFrame]:
@@ -126,14 +127,14 @@ def report(rev: str, root: Path = Path(".")) -> tuple[str, pd.DataFrame]:
                                 "compare against a commit that carries results (--against REV)")
     if not current:
         raise FileNotFoundError("this checkout holds no metrics of its own: run `make repro` first")
-    table = comparison(committed, current, load_drift(root))
+    drift, committed_machine = load_drift(root), machine_at(rev, root)
+    table = comparison(committed, current, drift.get("max_abs_difference", {}))
     counts = table["verdict"].value_counts()
     compared = int(counts.get("identical", 0) + counts.get("within drift", 0) + counts.get("differs", 0))
     reproduced = int(counts.get("identical", 0) + counts.get("within drift", 0))
     drift_note = f"No drift measurement ({DRIFT_FILE} missing): every difference counts as 'differs'."
-    if (root / DRIFT_FILE).is_file():
-        drift_profile = json.loads((root / DRIFT_FILE).read_text()).get("profile")
-        run_profile = machine_at(rev, root).get("profile")
+    if drift:
+        drift_profile, run_profile = drift.get("profile"), committed_machine.get("profile")
         drift_note = (f"Drift: the largest difference measured on one machine when only threads or instruction set changed "
                       f"({DRIFT_FILE}, bench/drift.py), on the {drift_profile} profile")
         drift_note += (f"; this run is {run_profile}, so that tolerance is only indicative." if run_profile and drift_profile != run_profile
@@ -143,7 +144,7 @@ def report(rev: str, root: Path = Path(".")) -> tuple[str, pd.DataFrame]:
         f"Reproduced: {reproduced} of {compared} metrics identical or within the measured drift "
         f"({int(counts.get('identical', 0))} identical, {int(counts.get('within drift', 0))} within drift, "
         f"{int(counts.get('differs', 0))} differ). {drift_note}",
-        "## Machines\n\n" + machines_table(machine_at(rev, root), machine_at(None, root)).to_markdown(index=False),
+        "## Machines\n\n" + machines_table(committed_machine, machine_at(None, root)).to_markdown(index=False),
         "## Metrics\n\n" + table.to_markdown(index=False, floatfmt=".6g"),
     ]) + "\n"
     return text, table
