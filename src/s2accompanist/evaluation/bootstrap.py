@@ -42,3 +42,26 @@ def mean_with_ci(per_item: np.ndarray, n_boot: int, seed: int, ci: float = 0.95)
         raise ValueError(f"per-item scores must be a non-empty 1-D array, got shape {per_item.shape}")
     low, high = bootstrap_interval(lambda idx: float(per_item[idx].mean()), per_item.size, n_boot, seed, ci)
     return {"value": float(per_item.mean()), "low": low, "high": high, "n_boot": int(n_boot), "ci": float(ci)}
+
+
+def clustered_mean_with_ci(per_item: np.ndarray, clusters: np.ndarray, n_boot: int, seed: int, ci: float = 0.95) -> dict:
+    """Mean of per-item scores with a percentile-bootstrap interval that resamples *clusters*.
+
+    Clips cut from one song share its tempo, key and timbre, so they are not independent draws:
+    resampling clips would make the interval too narrow. Each resample draws the clusters (songs)
+    with replacement and takes the mean over every item of the drawn clusters. NaN items (a clip
+    with nothing to score) are left out before anything is drawn; `n` and `n_clusters` count the rest.
+    """
+    per_item, clusters = np.asarray(per_item, dtype=np.float64), np.asarray(clusters)
+    if per_item.ndim != 1 or per_item.shape != clusters.shape:
+        raise ValueError(f"per-item scores and clusters must be 1-D and of one length, got {per_item.shape} and {clusters.shape}")
+    keep = np.isfinite(per_item)
+    per_item, clusters = per_item[keep], clusters[keep]
+    if per_item.size == 0:
+        raise ValueError("no finite per-item score to average")
+    names, index = np.unique(clusters, return_inverse=True)
+    sums = np.bincount(index, weights=per_item, minlength=len(names))
+    counts = np.bincount(index, minlength=len(names)).astype(np.float64)
+    low, high = bootstrap_interval(lambda drawn: float(sums[drawn].sum() / counts[drawn].sum()), len(names), n_boot, seed, ci)
+    return {"value": float(per_item.mean()), "low": low, "high": high, "n": int(per_item.size),
+            "n_clusters": int(len(names)), "n_boot": int(n_boot), "ci": float(ci)}

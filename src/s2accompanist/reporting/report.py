@@ -32,7 +32,7 @@ ABLATION_ROWS = (
 METRICS = ("fad_clap", "clap_score", "ccs")
 STRUCTURE_METRICS = ("boundary_hit_rate", "segment_alignment")
 # Tables shown first on the listening page, in this order; any other table follows by name.
-PAGE_TABLE_ORDER = ("attm", "structure", "ablations")
+PAGE_TABLE_ORDER = ("musicality", "musicality_paired", "attm", "structure", "ablations")
 SPECTROGRAM_RATE = 16_000
 
 
@@ -88,6 +88,50 @@ def structure_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
                      "scores the held-out songs themselves against their true sections, for scale: what this segmenter and "
                      "embedder find in real music (not a ceiling: generated changes can be more abrupt than real ones). "
                      "Intervals: 95 % percentile bootstrap over prompts.")
+    return table
+
+
+MUSICALITY_COLUMNS = (("tempo_kept", "tempo kept"), ("key_score", "key score"), ("notes_in_key", "notes in key"),
+                      ("notes_per_s", "notes / s"), ("note_f", "note F vs original"))
+
+
+def musicality_tables(evaluation_dir: Path, out_dir: Path) -> pd.DataFrame | None:
+    """Is it music? musicality.{md,csv,tex}: each system's tempo and key adherence and note content with
+    song-clustered intervals, between its ceiling and floor rows; musicality_paired.*: each trained
+    system minus the untrained DiT on the same prompts. None when the evaluate stage wrote no musicality."""
+    path = evaluation_dir / "musicality.parquet"
+    if not path.is_file():
+        return None
+    summary = pd.read_parquet(path)
+    backends = json.loads((evaluation_dir / "musicality_backends.json").read_text())
+    rows = []
+    for _, row in summary.iterrows():
+        cells = {"system": row["system"], "songs / clips": f"{int(row['n_songs'])} / {int(row['n_clips'])}"}
+        for metric, label in MUSICALITY_COLUMNS:
+            n = row.get(f"{metric}_n")
+            cells[label] = "n/a" if pd.isna(row.get(metric)) else f"{_formatted(row, metric)} (n={int(n)})"
+        rows.append(cells)
+    table = pd.DataFrame(rows)
+    write_table(table, out_dir / "musicality",
+                "Is it music? Tempo, key and notes of each system's clips against its prompt (measured)",
+                note="In-distribution prompts (windows of held-out songs); n counts the clips scored on that column: tempo only "
+                     "where the prompt states one, key columns where it names a key, note F only for reconstructions. "
+                     "Ceilings: the reference clips, and each VAE's reconstruction of them (a DiT decoding through that VAE "
+                     "cannot beat it). Floors: the untrained DiT and noise shaped to the reference spectrum. Tempo kept: estimate "
+                     "within 4 % of the requested tempo or 2x, 3x, 1/2x, 1/3x of it. Key score: MIREX weighted (1 same, 0.5 fifth, "
+                     "0.3 relative, 0.2 parallel). Intervals: 95 % bootstrap over held-out songs, not clips. Estimators: "
+                     + "; ".join(f"{label}: {backends[metric]}" for metric, label in MUSICALITY_COLUMNS if metric in backends) + ".")
+    paired_path = evaluation_dir / "musicality_paired.parquet"
+    paired = pd.read_parquet(paired_path) if paired_path.is_file() else pd.DataFrame()
+    if len(paired):
+        labels = dict(MUSICALITY_COLUMNS)
+        paired_table = pd.DataFrame({
+            "system": paired["system"], "metric": paired["metric"].map(labels),
+            "minus untrained DiT": [format_with_ci(v, lo, hi) for v, lo, hi in zip(paired["difference"], paired["low"], paired["high"])],
+            "clips / songs": [f"{n} / {k}" for n, k in zip(paired["n"], paired["n_songs"])]})
+        write_table(paired_table, out_dir / "musicality_paired",
+                    "Does training add music? Each system minus the untrained DiT on the same prompts (measured)",
+                    note="Paired per prompt; 95 % bootstrap over held-out songs. An interval that contains 0 shows no difference.")
     return table
 
 
