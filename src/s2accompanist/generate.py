@@ -24,7 +24,7 @@ import torch
 from safetensors import safe_open
 
 from .checkpoints import CONFIG_KEY, CheckpointError, file_sha256
-from .generation import GenerationRequest, RequestError, parse_sections, validate_request
+from .generation import GenerationRequest, RequestError, parse_sections, requested_tempo, validate_request
 from .io import write_json
 from .labels import SECTION_LABELS
 
@@ -70,13 +70,15 @@ class Generator:
         self.max_s = self.dit.config.max_frames / self.frame_rate
         self.settings = {"sampler": sampler, "steps": steps, "guidance_text": guidance_text, "guidance_structure": guidance_structure}
         self.chunk_frames = max(1, round(chunk_s * self.frame_rate))
+        dit_backend = ("structure-dit" if self.dit.config.structure else "dit") + ("+beat-grid" if self.dit.config.rhythm else "")
         self.provenance = {"dit_checkpoint": str(dit_path), "dit_sha256": file_sha256(dit_path),
                            "vae_checkpoint": str(vae_path), "vae_sha256": file_sha256(vae_path),
-                           "backends": {"text_encoder": self.text_backend["backend"], "vae": "oobleck", "dit": "structure-dit" if self.dit.config.structure else "dit"}}
+                           "backends": {"text_encoder": self.text_backend["backend"], "vae": "oobleck", "dit": dit_backend}}
 
     @torch.no_grad()
     def __call__(self, request: GenerationRequest, seed: int) -> tuple[np.ndarray, dict[str, Any], dict[str, float]]:
         """(audio (channels, samples), sidecar, timings in seconds) for one request."""
+        from .models.rhythm import grid_phases
         from .models.structure import Segment, collate_structure
         from .sampling import generate, guided_velocity
 
@@ -94,6 +96,12 @@ class Generator:
                                 captions.tokens[i, : int(captions.mask[i].sum())])
                         for i, s in enumerate(request.segments)]
             conditions.update(collate_structure([segments], frames))
+        # The beat grid of the tempo the prompt states; a prompt that states none gets the null grid.
+        grid_bpm = requested_tempo(request.prompt) if self.dit.config.rhythm else None
+        if grid_bpm is not None:
+            beat_phase, bar_phase = grid_phases(frames, self.frame_rate, grid_bpm)
+            conditions.update(beat_phase=torch.from_numpy(beat_phase).float()[None], bar_phase=torch.from_numpy(bar_phase).float()[None],
+                              rhythm_known=torch.ones(1, dtype=torch.bool))
         encoded = time.perf_counter()
 
         def model_fn(x, t, drop_text, drop_structure):
@@ -109,7 +117,7 @@ class Generator:
         audio = self.vae.decode_chunked(latents * self.latent_std, self.chunk_frames, overlap)[0].numpy()
         decoded = time.perf_counter()
         sidecar = {**request.to_dict(), "seed": seed, **self.settings, "guidance_structure_applied": guidance_structure,
-                   "structure_used": use_structure, "sample_rate": self.vae.config.sample_rate, **self.provenance}
+                   "structure_used": use_structure, "beat_grid_bpm": grid_bpm, "sample_rate": self.vae.config.sample_rate, **self.provenance}
         timings = {"text_s": encoded - started, "sampling_s": sampled - encoded, "decode_s": decoded - sampled,
                    "total_s": decoded - started, "real_time_factor": (decoded - started) / request.duration_s}
         return audio, sidecar, timings

@@ -62,6 +62,15 @@ def validate_request(request: GenerationRequest, max_duration_s: float) -> Gener
     return request
 
 
+TEMPO_PATTERN = re.compile(r"(\d+(?:\.\d+)?)\s*BPM\b", re.IGNORECASE)
+
+
+def requested_tempo(prompt: str) -> float | None:
+    """The tempo a prompt states ("at 125 BPM"), or None when it states none."""
+    match = TEMPO_PATTERN.search(prompt)
+    return float(match.group(1)) if match else None
+
+
 _SECTION = re.compile(r"^\s*(?P<label>[a-z-]+)\s*:\s*(?P<start>[\d.]+)\s*-\s*(?P<end>[\d.]+)\s*(?::(?P<caption>.*))?$")
 
 

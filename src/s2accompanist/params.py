@@ -173,6 +173,8 @@ class DiTParams(Section):
     crop_s: Annotated[float, Field(ge=0.5, le=600.0)]
     text_dropout: Fraction
     structure_dropout: Fraction
+    rhythm: bool
+    rhythm_dropout: Fraction
     text_encoder: TextEncoderParams
 
     @model_validator(mode="after")

@@ -12,7 +12,6 @@ from s2accompanist.evaluation.musicality import (
     key_score,
     note_f_measure,
     requested_key,
-    requested_tempo,
     tempo_matches,
     transcribe_notes,
 )
@@ -61,10 +60,7 @@ def song(tonic: int, minor: bool, bpm: float, seconds: float = 10.0) -> tuple[np
     return audio, Notes(np.asarray(intervals), np.asarray(melody))
 
 
-def test_the_request_is_read_from_the_prompt():
-    assert requested_tempo("An energetic rock track in Eb minor at 125 BPM, upbeat.") == 125.0
-    assert requested_tempo("slow and spacious around 69.5 bpm") == 69.5
-    assert requested_tempo("A calm track with no stated pulse.") is None
+def test_the_requested_key_is_read_from_the_prompt():
     assert requested_key("A calm reggae track in F# major at 60 BPM") == "F# major"
     assert requested_key("in A# minor") == "Bb minor"  # spelled as mir_eval and the estimator spell it
     assert requested_key("in Db major") == "C# major"

@@ -31,10 +31,10 @@ import mir_eval
 import numpy as np
 
 from ..audio import resample
+from ..generation import requested_tempo
 from ..curation.musical_facts import PITCH_CLASSES
 from ..curation.musical_facts import estimate_key as krumhansl_schmuckler
 
-TEMPO_PATTERN = re.compile(r"(\d+(?:\.\d+)?)\s*BPM\b", re.IGNORECASE)
 KEY_PATTERN = re.compile(r"\b([A-G])([#b]?)\s+(major|minor)\b")
 TEMPO_TOLERANCE = 0.04
 TEMPO_FACTORS = (1.0, 2.0, 3.0, 1 / 2, 1 / 3)
@@ -49,12 +49,6 @@ _SPELLINGS = {"C#": "C#", "Db": "C#", "D#": "Eb", "Eb": "Eb", "F#": "F#", "Gb": 
 TEMPO_BACKEND = "madmom 0.17 RNNBeatProcessor + TempoEstimationProcessor (comb)"
 KEY_BACKEND = "Krumhansl-Schmuckler on librosa chroma_cqt"
 NOTES_BACKEND = "basic-pitch 0.4.0 (ICASSP 2022, ONNX)"
-
-
-def requested_tempo(prompt: str) -> float | None:
-    """The tempo a prompt states ("at 125 BPM"), or None when it states none."""
-    match = TEMPO_PATTERN.search(prompt)
-    return float(match.group(1)) if match else None
 
 
 def requested_key(prompt: str) -> str | None:

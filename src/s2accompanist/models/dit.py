@@ -10,7 +10,9 @@ Conditions (`forward`'s `conditions`, the key names of a training batch):
 - `duration_s` (B,): total duration of the piece in seconds;
 - `latent_mask` (B, T) bool, optional: valid (unpadded) frames; padded frames are never attended to;
 - with `structure=True`: `segment_labels`, `segment_position`, `segment_tokens`,
-  `segment_token_mask`, `frame_segment` as built by `structure.collate_structure`.
+  `segment_token_mask`, `frame_segment` as built by `structure.collate_structure`;
+- with `rhythm=True`: `beat_phase`, `bar_phase`, `rhythm_known` (see `rhythm.py`), the beat grid
+  as a per-frame embedding added to the frame tokens; absent, every item gets the null grid.
 
 Structure enters twice: a per-frame (section label, position in section) embedding added to the
 frame tokens, and the segment captions appended to the cross-attention keys behind a mask that
@@ -19,6 +21,8 @@ lets each frame read the global caption and only its own segment's caption.
 Classifier-free guidance: `drop_text` replaces the global caption (tokens and pooled) with learned
 null embeddings, `drop_structure` replaces the per-frame structure embedding with a learned null
 and hides every segment caption; the two are independent, so guidance can weigh them apart.
+`drop_rhythm` replaces the beat grid with its learned null; sampling keeps the grid in every
+guidance term (it is not guided), training drops it so that the null means "no tempo stated".
 
 `PAPER_DIT_CONFIG` (width 1024, 17 blocks, 16 heads, 64 latent channels, 2048 frames, about
 95 s at 21.5 frames/s) has 401.1M parameters, within 0.3 % of the 402M reported for S2Accompanist.
@@ -36,6 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..checkpoints import fitting, load_checkpoint
+from .rhythm import RhythmEmbedding
 from .structure import SECTION_LABELS, StructureEmbedding, cross_attention_mask, sinusoidal_features
 
 STRUCTURE_KEYS = ("segment_labels", "segment_position", "segment_tokens", "segment_token_mask", "frame_segment")
@@ -54,6 +59,7 @@ class DiTConfig:
     max_frames: int
     n_section_labels: int = len(SECTION_LABELS)
     structure: bool = True
+    rhythm: bool = False
     mlp_ratio: float = 4.0
     pooled_text_dim: int | None = None
     rope_base: float = 10000.0
@@ -194,6 +200,9 @@ class DiT(nn.Module):
         if config.structure:
             self.structure_embedding = StructureEmbedding(config.n_section_labels, width)
             self.null_structure = nn.Parameter(torch.zeros(width))
+        if config.rhythm:
+            self.rhythm_embedding = RhythmEmbedding(width)
+            self.null_rhythm = nn.Parameter(torch.zeros(width))
         self.blocks = nn.ModuleList(DiTBlock(width, config.heads, config.mlp_ratio) for _ in range(config.depth))
         self.final_layer = FinalLayer(width, config.latent_dim)
 
@@ -204,6 +213,7 @@ class DiT(nn.Module):
         conditions: Mapping[str, torch.Tensor],
         drop_text: torch.Tensor | bool = False,
         drop_structure: torch.Tensor | bool = False,
+        drop_rhythm: torch.Tensor | bool = False,
     ) -> torch.Tensor:
         batch, _, n_frames = x.shape
         if n_frames > self.config.max_frames:
@@ -218,6 +228,8 @@ class DiT(nn.Module):
             + self.pooled_projection(text_pooled)
         )
         tokens = self.input_projection(x.transpose(1, 2))
+        if self.config.rhythm:
+            tokens = tokens + self._rhythm(conditions, batch, n_frames, _per_item(drop_rhythm, batch, x.device), x.device)
         if self.config.structure:
             tokens, context, context_mask = self._add_structure(tokens, conditions, text_tokens, text_mask, drop_structure)
         else:
@@ -242,6 +254,18 @@ class DiT(nn.Module):
         text_mask = torch.where(dropped, first_only, text_mask)
         text_pooled = torch.where(dropped, self.null_text_pooled.to(text_pooled.dtype), text_pooled)
         return text_tokens, text_mask, text_pooled
+
+    def _rhythm(self, conditions, batch, n_frames, drop_rhythm, device):
+        if "beat_phase" in conditions:
+            beat_phase, bar_phase = conditions["beat_phase"], conditions["bar_phase"]
+            known = conditions["rhythm_known"].bool() if "rhythm_known" in conditions else torch.ones(batch, dtype=torch.bool, device=device)
+        else:
+            beat_phase = bar_phase = torch.zeros(batch, n_frames, device=device)
+            known = torch.zeros(batch, dtype=torch.bool, device=device)
+        # Computed even for items that get the null, so that every parameter is used at every step (DDP).
+        rhythm = self.rhythm_embedding(beat_phase, bar_phase)
+        use_grid = known & ~drop_rhythm
+        return torch.where(use_grid[:, None, None], rhythm, self.null_rhythm.to(rhythm.dtype))
 
     def _add_structure(self, tokens, conditions, text_tokens, text_mask, drop_structure):
         batch, n_frames, _ = tokens.shape

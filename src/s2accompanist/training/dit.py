@@ -15,11 +15,15 @@ width D, S segments of at most Ls caption tokens):
     segment_tokens      (B, S, Ls, D)     each segment caption encoded on its own
     segment_token_mask  (B, S, Ls) bool
     frame_segment       (B, T)    long    index into S of each frame's segment, -1 outside
+  with a rhythm-conditioned DiT (DiTConfig.rhythm), also (see `models/rhythm.py`):
+    beat_phase, bar_phase (B, T) float  each frame's position in its beat and bar, in [0, 1)
+    rhythm_known        (B,)      bool    False for items without a beat grid (they get the null)
 
 Loss: x_t = (1 - t) x0 + t noise, target velocity noise - x0, mean squared error over valid
 frames, t = sigmoid(N(logit_normal_mean, logit_normal_std)) (SD3's logit-normal sampling).
-Text and structure are dropped independently per item (probabilities `text_dropout`,
-`structure_dropout`) so that guidance can weigh them separately. Gradient clipping is the
+Text, structure and the beat grid are dropped independently per item (probabilities
+`text_dropout`, `structure_dropout`, `rhythm_dropout`) so that guidance can weigh the first two
+separately and the grid's null stands for "no tempo stated". Gradient clipping is the
 Trainer's `gradient_clip_val`. EMA weights are updated after every optimiser step; `export`
 writes them with the model config.
 """
@@ -36,17 +40,19 @@ import torch
 
 from ..checkpoints import save_checkpoint
 from ..models.dit import DiT, DiTConfig
+from ..models.rhythm import RHYTHM_KEYS
 from ..models.structure import Segment, collate_structure
 from .ema import EMA
 
 CONDITION_KEYS = ("latent_mask", "text_tokens", "text_mask", "text_pooled", "duration_s",
-                  "segment_labels", "segment_position", "segment_tokens", "segment_token_mask", "frame_segment")
+                  "segment_labels", "segment_position", "segment_tokens", "segment_token_mask", "frame_segment", *RHYTHM_KEYS)
 
 
 def collate_dit_batch(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
     """Pad items into a batch dict (module docstring). Each item holds `latents` (C, T_i),
     `text_tokens` (L_i, D), `text_pooled` (D',), `duration_s` and optionally `segments`, a list of
-    `Segment`s; structure tensors are built when any item has segments."""
+    `Segment`s (structure tensors are built when any item has segments) and `beat_phase`,
+    `bar_phase` (T_i,) with `rhythm_known` (rhythm tensors are built when any item has them)."""
     if not items:
         raise ValueError("collate_dit_batch needs at least one item")
     n_frames = max(item["latents"].shape[-1] for item in items)
@@ -71,6 +77,13 @@ def collate_dit_batch(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Ten
     segment_lists: list[Sequence[Segment]] = [item.get("segments") or [] for item in items]
     if any(segment_lists):
         batch.update(collate_structure(segment_lists, n_frames))
+    if any("beat_phase" in item for item in items):
+        for key in ("beat_phase", "bar_phase"):
+            batch[key] = torch.zeros(len(items), n_frames)
+            for index, item in enumerate(items):
+                if key in item:
+                    batch[key][index, : item[key].shape[-1]] = torch.as_tensor(item[key], dtype=torch.float32)
+        batch["rhythm_known"] = torch.tensor([bool(item.get("rhythm_known", "beat_phase" in item)) for item in items])
     return batch
 
 
@@ -89,13 +102,14 @@ def rectified_flow_loss(
     noise: torch.Tensor,
     drop_text: torch.Tensor,
     drop_structure: torch.Tensor,
+    drop_rhythm: torch.Tensor | bool = False,
 ) -> torch.Tensor:
     """Masked MSE between the predicted and the true velocity (noise - x0) at `times`."""
     x0 = batch["latents"]
     t = times[:, None, None]
     x_t = (1 - t) * x0 + t * noise
     conditions = {key: batch[key] for key in CONDITION_KEYS if key in batch}
-    predicted = model(x_t, times, conditions, drop_text=drop_text, drop_structure=drop_structure)
+    predicted = model(x_t, times, conditions, drop_text=drop_text, drop_structure=drop_structure, drop_rhythm=drop_rhythm)
     squared_error = (predicted - (noise - x0)).pow(2)
     mask = batch.get("latent_mask")
     if mask is None:
@@ -117,12 +131,13 @@ class DiTTrainingWrapper(L.LightningModule):
         ema_decay: float = 0.99,
         text_dropout: float = 0.1,
         structure_dropout: float = 0.1,
+        rhythm_dropout: float = 0.1,
         logit_normal_mean: float = 0.0,
         logit_normal_std: float = 1.0,
     ):
         super().__init__()
         self.save_hyperparameters()
-        for name, value in (("text_dropout", text_dropout), ("structure_dropout", structure_dropout)):
+        for name, value in (("text_dropout", text_dropout), ("structure_dropout", structure_dropout), ("rhythm_dropout", rhythm_dropout)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
         if warmup_steps < 1 or total_steps < warmup_steps:
@@ -141,7 +156,9 @@ class DiTTrainingWrapper(L.LightningModule):
         noise = torch.randn_like(x0)
         drop_text = torch.rand(batch_size, device=device) < self.hparams.text_dropout
         drop_structure = torch.rand(batch_size, device=device) < self.hparams.structure_dropout
-        loss = rectified_flow_loss(self.model, batch, times, noise, drop_text, drop_structure)
+        # Drawn only for a rhythm model, so that a model without one sees the random stream it always did.
+        drop_rhythm = torch.rand(batch_size, device=device) < self.hparams.rhythm_dropout if self.config.rhythm else False
+        loss = rectified_flow_loss(self.model, batch, times, noise, drop_text, drop_structure, drop_rhythm)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size, sync_dist=False)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=batch_size)
         return loss

@@ -2,12 +2,15 @@
 
 A training example is a window of `crop_s` seconds of one track's latent, scaled to unit
 variance, with the track caption as the global text and, for a structure-conditioned model, the
-curated segments inside the window (label, frame span, and their own caption). Pretraining draws
-windows anywhere; SFT draws windows that start at a selected (top-graded) segment.
+curated segments inside the window (label, frame span, and their own caption), and for a
+rhythm-conditioned model the beat grid of the window from the track's lead sheet (the leadsheet
+stage's beats and downbeats). Pretraining draws windows anywhere; SFT draws windows that start
+at a selected (top-graded) segment.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..labels import SECTION_LABELS
 from ..latents import load_latents
+from ..models.rhythm import event_phases
 from ..models.structure import Segment
 from .trainer import build_trainer, export_curve, resume_path, run_directory
 
@@ -46,8 +50,9 @@ class TrackWindows(Dataset):
     """`length` windows per epoch, each drawn from (seed, epoch, index) so reruns see the same data."""
 
     def __init__(self, latents: dict[str, torch.Tensor], segments: pd.DataFrame, captions: CaptionBank, rate: float,
-                 crop_frames: int, latent_std: float, length: int, seed: int, structure: bool, selected_only: bool):
-        self.latents, self.captions, self.rate = latents, captions, rate
+                 crop_frames: int, latent_std: float, length: int, seed: int, structure: bool, selected_only: bool,
+                 leadsheets: dict[str, dict] | None = None):
+        self.latents, self.captions, self.rate, self.leadsheets = latents, captions, rate, leadsheets
         self.crop_frames, self.latent_std, self.length, self.seed, self.structure = crop_frames, latent_std, length, seed, structure
         self.by_track = {track: rows.sort_values("start_s") for track, rows in segments.groupby("track_id") if track in latents}
         anchors = segments[segments["selected"]] if selected_only else segments
@@ -74,7 +79,26 @@ class TrackWindows(Dataset):
         item = {"latents": window, "text_tokens": tokens, "text_pooled": pooled, "duration_s": window.shape[-1] / self.rate}
         if self.structure:
             item["segments"] = window_segments(rows, start, window.shape[-1], self.rate, self.captions)
+        if self.leadsheets is not None:
+            item.update(window_rhythm(self.leadsheets.get(track_id), start, window.shape[-1], self.rate))
         return item
+
+
+def window_rhythm(leadsheet: dict | None, start: int, frames: int, rate: float) -> dict[str, Any]:
+    """Beat and bar phases of frames [start, start + frames) from a lead sheet's beats and downbeats;
+    a track without a lead sheet or with fewer than two of either is marked unknown (the null grid)."""
+    times = (start + np.arange(frames)) / rate
+    beat = event_phases(times, (leadsheet or {}).get("beats", []))
+    bar = event_phases(times, (leadsheet or {}).get("downbeats", []))
+    if beat is None or bar is None:
+        return {"beat_phase": torch.zeros(frames), "bar_phase": torch.zeros(frames), "rhythm_known": False}
+    return {"beat_phase": torch.from_numpy(beat).float(), "bar_phase": torch.from_numpy(bar).float(), "rhythm_known": True}
+
+
+def read_leadsheets(leadsheet_dir: Path, track_ids) -> dict[str, dict]:
+    """The lead sheets of the given tracks that the leadsheet stage wrote (`<track_id>.json`)."""
+    return {track: json.loads((leadsheet_dir / f"{track}.json").read_text())
+            for track in sorted(set(track_ids)) if (leadsheet_dir / f"{track}.json").is_file()}
 
 
 def window_segments(rows: pd.DataFrame, start: int, frames: int, rate: float, captions: CaptionBank) -> list[Segment]:
@@ -90,14 +114,16 @@ def window_segments(rows: pd.DataFrame, start: int, frames: int, rate: float, ca
 def dit_config_from_params(dit: dict[str, Any], latent_dim: int, captions: CaptionBank, rate: float, structure: bool) -> dict[str, Any]:
     return {"latent_dim": latent_dim, "width": dit["width"], "depth": dit["depth"], "heads": dit["heads"],
             "text_dim": captions.token_dim, "pooled_text_dim": captions.pooled_dim,
-            "max_frames": int(np.ceil(dit["max_s"] * rate)), "structure": structure}
+            "max_frames": int(np.ceil(dit["max_s"] * rate)), "structure": structure, "rhythm": bool(dit["rhythm"])}
 
 
 def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_params: dict[str, Any], latent_dir: Path,
               segments: pd.DataFrame, structure: bool, seed: int, out_path: Path, plots_csv: Path,
-              init_from: Path | None = None, untrained_path: Path | None = None) -> dict[str, Any]:
+              init_from: Path | None = None, untrained_path: Path | None = None,
+              leadsheet_dir: Path | None = None) -> dict[str, Any]:
     """Train one DiT variant and export its EMA weights with everything sampling needs to know.
-    With `untrained_path`, the initial weights are exported there too, as a baseline to sample from."""
+    With `untrained_path`, the initial weights are exported there too, as a baseline to sample from.
+    A rhythm-conditioned DiT (params dit.rhythm) reads its beat grids from `leadsheet_dir`."""
     from ..models.text_encoders import build_text_encoder
     from .dit import DiTTrainingWrapper, collate_dit_batch
 
@@ -110,7 +136,8 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
     latent_dim = next(iter(latents.values())).shape[0]
     config = dit_config_from_params(dit, latent_dim, captions, rate, structure)
     wrapper = DiTTrainingWrapper(config, lr=run["lr"], warmup_steps=max(1, run["warmup_steps"]), total_steps=run["steps"],
-                                 ema_decay=run["ema_decay"], text_dropout=dit["text_dropout"], structure_dropout=dit["structure_dropout"])
+                                 ema_decay=run["ema_decay"], text_dropout=dit["text_dropout"], structure_dropout=dit["structure_dropout"],
+                                 rhythm_dropout=dit["rhythm_dropout"])
     if init_from is not None:
         state, _ = load_checkpoint(init_from, "dit_sft init (the dit_pretrain checkpoint)")
         wrapper.model.load_state_dict(state)
@@ -124,9 +151,15 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
 
     if untrained_path is not None:
         export(untrained_path)
+    leadsheets = None
+    if config["rhythm"]:
+        if leadsheet_dir is None or not Path(leadsheet_dir).is_dir():
+            raise FileNotFoundError(f"dit.rhythm is true but the lead sheets are not at {leadsheet_dir}; run the leadsheet stage "
+                                    "(`dvc repro leadsheet`) or set dit.rhythm: false")
+        leadsheets = read_leadsheets(Path(leadsheet_dir), train_segments["track_id"])
     crop_frames = max(1, int(dit["crop_s"] * rate))
     windows = TrackWindows(latents, train_segments, captions, rate, crop_frames, latent_std, run["steps"] * run["batch_size"],
-                           seed, structure, selected_only=stage == "dit_sft")
+                           seed, structure, selected_only=stage == "dit_sft", leadsheets=leadsheets)
     run_dir = run_directory(stage, {"dit": dit, "run": run, "structure": structure, "latents": str(latent_dir), "seed": seed})
     trainer = build_trainer(trainer_params, max_steps=run["steps"], run_dir=run_dir)
     trainer.fit(wrapper, DataLoader(windows, batch_size=run["batch_size"], collate_fn=collate_dit_batch),
@@ -138,4 +171,5 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
     return {"parameters": sum(p.numel() for p in wrapper.model.parameters()), "steps": run["steps"],
             "windows_from": "selected segments" if stage == "dit_sft" else "all segments",
             "train_segments": int(len(train_segments)), "selected_segments": int(train_segments["selected"].sum()),
-            "final_loss": round(float(np.mean(losses[-5:])), 4) if losses else None, "structure": structure}
+            "final_loss": round(float(np.mean(losses[-5:])), 4) if losses else None, "structure": structure,
+            "rhythm": config["rhythm"], "tracks_with_beat_grid": None if leadsheets is None else len(leadsheets)}
