@@ -24,7 +24,7 @@ import torch
 from safetensors import safe_open
 
 from .checkpoints import CONFIG_KEY, CheckpointError, file_sha256
-from .generation import GenerationRequest, RequestError, parse_sections, requested_tempo, validate_request
+from .generation import GenerationRequest, RequestError, key_index, parse_sections, requested_key, requested_tempo, validate_request
 from .io import write_json
 from .labels import SECTION_LABELS
 
@@ -70,7 +70,7 @@ class Generator:
         self.max_s = self.dit.config.max_frames / self.frame_rate
         self.settings = {"sampler": sampler, "steps": steps, "guidance_text": guidance_text, "guidance_structure": guidance_structure}
         self.chunk_frames = max(1, round(chunk_s * self.frame_rate))
-        dit_backend = ("structure-dit" if self.dit.config.structure else "dit") + ("+beat-grid" if self.dit.config.rhythm else "")
+        dit_backend = ("structure-dit" if self.dit.config.structure else "dit") + ("+beat-grid" if self.dit.config.rhythm else "") + ("+key" if self.dit.config.key else "")
         self.provenance = {"dit_checkpoint": str(dit_path), "dit_sha256": file_sha256(dit_path),
                            "vae_checkpoint": str(vae_path), "vae_sha256": file_sha256(vae_path),
                            "backends": {"text_encoder": self.text_backend["backend"], "vae": "oobleck", "dit": dit_backend}}
@@ -102,6 +102,9 @@ class Generator:
             beat_phase, bar_phase = grid_phases(frames, self.frame_rate, grid_bpm)
             conditions.update(beat_phase=torch.from_numpy(beat_phase).float()[None], bar_phase=torch.from_numpy(bar_phase).float()[None],
                               rhythm_known=torch.ones(1, dtype=torch.bool))
+        stated_key = requested_key(request.prompt) if self.dit.config.key else None
+        if self.dit.config.key:
+            conditions["key_index"] = torch.tensor([key_index(stated_key)])
         encoded = time.perf_counter()
 
         def model_fn(x, t, drop_text, drop_structure):
@@ -117,7 +120,7 @@ class Generator:
         audio = self.vae.decode_chunked(latents * self.latent_std, self.chunk_frames, overlap)[0].numpy()
         decoded = time.perf_counter()
         sidecar = {**request.to_dict(), "seed": seed, **self.settings, "guidance_structure_applied": guidance_structure,
-                   "structure_used": use_structure, "beat_grid_bpm": grid_bpm, "sample_rate": self.vae.config.sample_rate, **self.provenance}
+                   "structure_used": use_structure, "beat_grid_bpm": grid_bpm, "key_condition": stated_key, "sample_rate": self.vae.config.sample_rate, **self.provenance}
         timings = {"text_s": encoded - started, "sampling_s": sampled - encoded, "decode_s": decoded - sampled,
                    "total_s": decoded - started, "real_time_factor": (decoded - started) / request.duration_s}
         return audio, sidecar, timings

@@ -14,7 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .labels import SECTION_LABELS
+from .labels import PITCH_CLASSES, SECTION_LABELS
 
 
 class RequestError(ValueError):
@@ -69,6 +69,27 @@ def requested_tempo(prompt: str) -> float | None:
     """The tempo a prompt states ("at 125 BPM"), or None when it states none."""
     match = TEMPO_PATTERN.search(prompt)
     return float(match.group(1)) if match else None
+
+
+KEY_PATTERN = re.compile(r"\b([A-G])([#b]?)\s+(major|minor)\b")
+_ENHARMONIC = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
+
+
+def requested_key(prompt: str) -> str | None:
+    """The key a prompt states, spelled as mir_eval.key expects ("Eb minor"), or None."""
+    match = KEY_PATTERN.search(prompt)
+    if not match:
+        return None
+    tonic = match.group(1) + match.group(2)
+    return f"{_ENHARMONIC.get(tonic, tonic)} {match.group(3)}"
+
+
+def key_index(key: str | None) -> int:
+    """0..11 the major keys from C, 12..23 the minor keys; -1 for no key."""
+    if key is None:
+        return -1
+    tonic, mode = key.split()
+    return PITCH_CLASSES.index(tonic) + (12 if mode == "minor" else 0)
 
 
 _SECTION = re.compile(r"^\s*(?P<label>[a-z-]+)\s*:\s*(?P<start>[\d.]+)\s*-\s*(?P<end>[\d.]+)\s*(?::(?P<caption>.*))?$")

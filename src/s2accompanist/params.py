@@ -175,6 +175,7 @@ class DiTParams(Section):
     structure_dropout: Fraction
     rhythm: bool
     rhythm_dropout: Fraction
+    key: bool
     text_encoder: TextEncoderParams
 
     @model_validator(mode="after")

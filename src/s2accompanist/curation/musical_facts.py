@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import librosa
 import numpy as np
 
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+from ..labels import PITCH_CLASSES
 
 # Krumhansl & Kessler (1982) probe-tone key profiles, tonic first.
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

@@ -22,7 +22,6 @@ that names no tempo (or key) has no tempo (or key) score rather than a guessed o
 from __future__ import annotations
 
 import importlib.metadata
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,11 +30,10 @@ import mir_eval
 import numpy as np
 
 from ..audio import resample
-from ..generation import requested_tempo
-from ..curation.musical_facts import PITCH_CLASSES
+from ..generation import requested_key, requested_tempo
+from ..labels import PITCH_CLASSES
 from ..curation.musical_facts import estimate_key as krumhansl_schmuckler
 
-KEY_PATTERN = re.compile(r"\b([A-G])([#b]?)\s+(major|minor)\b")
 TEMPO_TOLERANCE = 0.04
 TEMPO_FACTORS = (1.0, 2.0, 3.0, 1 / 2, 1 / 3)
 NOTE_ONSET_TOLERANCE_S = 0.05
@@ -43,21 +41,10 @@ MADMOM_SAMPLE_RATE = 44100
 SILENCE_RMS = 1e-4  # below this a clip has no pulse, key or notes to measure
 # Scale steps from the tonic. Minor adds the raised leading tone: the corpus composer's V is major.
 SCALE_STEPS = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10, 11)}
-_SPELLINGS = {"C#": "C#", "Db": "C#", "D#": "Eb", "Eb": "Eb", "F#": "F#", "Gb": "F#", "G#": "Ab", "Ab": "Ab",
-              "A#": "Bb", "Bb": "Bb", "Cb": "B", "Fb": "E", "E#": "F", "B#": "C"}
 
 TEMPO_BACKEND = "madmom 0.17 RNNBeatProcessor + TempoEstimationProcessor (comb)"
 KEY_BACKEND = "Krumhansl-Schmuckler on librosa chroma_cqt"
 NOTES_BACKEND = "basic-pitch 0.4.0 (ICASSP 2022, ONNX)"
-
-
-def requested_key(prompt: str) -> str | None:
-    """The key a prompt states, spelled as mir_eval.key expects ("Eb minor"), or None."""
-    match = KEY_PATTERN.search(prompt)
-    if not match:
-        return None
-    tonic = match.group(1) + match.group(2)
-    return f"{_SPELLINGS.get(tonic, tonic)} {match.group(3)}"
 
 
 def _import_madmom():

@@ -12,7 +12,10 @@ Conditions (`forward`'s `conditions`, the key names of a training batch):
 - with `structure=True`: `segment_labels`, `segment_position`, `segment_tokens`,
   `segment_token_mask`, `frame_segment` as built by `structure.collate_structure`;
 - with `rhythm=True`: `beat_phase`, `bar_phase`, `rhythm_known` (see `rhythm.py`), the beat grid
-  as a per-frame embedding added to the frame tokens; absent, every item gets the null grid.
+  as a per-frame embedding added to the frame tokens; absent, every item gets the null grid;
+- with `key=True`: `key_index` (B,) long, the key the caption states (0..11 major from C, 12..23
+  minor, -1 none; `generation.key_index`), as a learned embedding added to the global vector.
+  It is part of the caption: dropped with the text, so text guidance weighs it too.
 
 Structure enters twice: a per-frame (section label, position in section) embedding added to the
 frame tokens, and the segment captions appended to the cross-attention keys behind a mask that
@@ -45,6 +48,7 @@ from .structure import SECTION_LABELS, StructureEmbedding, cross_attention_mask,
 
 STRUCTURE_KEYS = ("segment_labels", "segment_position", "segment_tokens", "segment_token_mask", "frame_segment")
 FOURIER_FEATURES = 256
+N_KEYS = 24
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class DiTConfig:
     n_section_labels: int = len(SECTION_LABELS)
     structure: bool = True
     rhythm: bool = False
+    key: bool = False
     mlp_ratio: float = 4.0
     pooled_text_dim: int | None = None
     rope_base: float = 10000.0
@@ -203,6 +208,10 @@ class DiT(nn.Module):
         if config.rhythm:
             self.rhythm_embedding = RhythmEmbedding(width)
             self.null_rhythm = nn.Parameter(torch.zeros(width))
+        if config.key:
+            # 24 keys and one null row (no key stated, or the caption dropped).
+            self.key_embedding = nn.Embedding(N_KEYS + 1, width)
+            nn.init.normal_(self.key_embedding.weight, std=0.02)
         self.blocks = nn.ModuleList(DiTBlock(width, config.heads, config.mlp_ratio) for _ in range(config.depth))
         self.final_layer = FinalLayer(width, config.latent_dim)
 
@@ -227,6 +236,8 @@ class DiT(nn.Module):
             + self.duration_embedding(sinusoidal_features(conditions["duration_s"], FOURIER_FEATURES, max_period=1000.0))
             + self.pooled_projection(text_pooled)
         )
+        if self.config.key:
+            global_cond = global_cond + self.key_embedding(self._key_rows(conditions, drop_text, batch, x.device))
         tokens = self.input_projection(x.transpose(1, 2))
         if self.config.rhythm:
             tokens = tokens + self._rhythm(conditions, batch, n_frames, _per_item(drop_rhythm, batch, x.device), x.device)
@@ -254,6 +265,12 @@ class DiT(nn.Module):
         text_mask = torch.where(dropped, first_only, text_mask)
         text_pooled = torch.where(dropped, self.null_text_pooled.to(text_pooled.dtype), text_pooled)
         return text_tokens, text_mask, text_pooled
+
+    def _key_rows(self, conditions, drop_text, batch, device):
+        index = conditions["key_index"].long() if "key_index" in conditions else torch.full((batch,), -1, device=device)
+        if index.numel() and (index.max() >= N_KEYS or index.min() < -1):
+            raise ValueError(f"key_index must lie in [-1, {N_KEYS}), got [{int(index.min())}, {int(index.max())}]")
+        return torch.where((index < 0) | drop_text, N_KEYS, index)
 
     def _rhythm(self, conditions, batch, n_frames, drop_rhythm, device):
         if "beat_phase" in conditions:

@@ -18,6 +18,8 @@ width D, S segments of at most Ls caption tokens):
   with a rhythm-conditioned DiT (DiTConfig.rhythm), also (see `models/rhythm.py`):
     beat_phase, bar_phase (B, T) float  each frame's position in its beat and bar, in [0, 1)
     rhythm_known        (B,)      bool    False for items without a beat grid (they get the null)
+  with a key-conditioned DiT (DiTConfig.key), also:
+    key_index           (B,)      long    key the caption states (`generation.key_index`), -1 none
 
 Loss: x_t = (1 - t) x0 + t noise, target velocity noise - x0, mean squared error over valid
 frames, t = sigmoid(N(logit_normal_mean, logit_normal_std)) (SD3's logit-normal sampling).
@@ -45,14 +47,15 @@ from ..models.structure import Segment, collate_structure
 from .ema import EMA
 
 CONDITION_KEYS = ("latent_mask", "text_tokens", "text_mask", "text_pooled", "duration_s",
-                  "segment_labels", "segment_position", "segment_tokens", "segment_token_mask", "frame_segment", *RHYTHM_KEYS)
+                  "segment_labels", "segment_position", "segment_tokens", "segment_token_mask", "frame_segment", *RHYTHM_KEYS, "key_index")
 
 
 def collate_dit_batch(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
     """Pad items into a batch dict (module docstring). Each item holds `latents` (C, T_i),
     `text_tokens` (L_i, D), `text_pooled` (D',), `duration_s` and optionally `segments`, a list of
     `Segment`s (structure tensors are built when any item has segments) and `beat_phase`,
-    `bar_phase` (T_i,) with `rhythm_known` (rhythm tensors are built when any item has them)."""
+    `bar_phase` (T_i,) with `rhythm_known` (rhythm tensors are built when any item has them) and
+    `key_index` (-1 where an item has none)."""
     if not items:
         raise ValueError("collate_dit_batch needs at least one item")
     n_frames = max(item["latents"].shape[-1] for item in items)
@@ -84,6 +87,8 @@ def collate_dit_batch(items: Sequence[Mapping[str, Any]]) -> dict[str, torch.Ten
                 if key in item:
                     batch[key][index, : item[key].shape[-1]] = torch.as_tensor(item[key], dtype=torch.float32)
         batch["rhythm_known"] = torch.tensor([bool(item.get("rhythm_known", "beat_phase" in item)) for item in items])
+    if any("key_index" in item for item in items):
+        batch["key_index"] = torch.tensor([int(item.get("key_index", -1)) for item in items])
     return batch
 
 

@@ -4,7 +4,8 @@ A training example is a window of `crop_s` seconds of one track's latent, scaled
 variance, with the track caption as the global text and, for a structure-conditioned model, the
 curated segments inside the window (label, frame span, and their own caption), and for a
 rhythm-conditioned model the beat grid of the window from the track's lead sheet (the leadsheet
-stage's beats and downbeats). Pretraining draws windows anywhere; SFT draws windows that start
+stage's beats and downbeats), and for a key-conditioned model the key the track caption states.
+Pretraining draws windows anywhere; SFT draws windows that start
 at a selected (top-graded) segment.
 """
 
@@ -21,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..checkpoints import load_checkpoint, save_checkpoint
+from ..generation import key_index, requested_key
 from ..labels import SECTION_LABELS
 from ..latents import load_latents
 from ..models.rhythm import event_phases
@@ -51,8 +53,8 @@ class TrackWindows(Dataset):
 
     def __init__(self, latents: dict[str, torch.Tensor], segments: pd.DataFrame, captions: CaptionBank, rate: float,
                  crop_frames: int, latent_std: float, length: int, seed: int, structure: bool, selected_only: bool,
-                 leadsheets: dict[str, dict] | None = None):
-        self.latents, self.captions, self.rate, self.leadsheets = latents, captions, rate, leadsheets
+                 leadsheets: dict[str, dict] | None = None, key: bool = False):
+        self.latents, self.captions, self.rate, self.leadsheets, self.key = latents, captions, rate, leadsheets, key
         self.crop_frames, self.latent_std, self.length, self.seed, self.structure = crop_frames, latent_std, length, seed, structure
         self.by_track = {track: rows.sort_values("start_s") for track, rows in segments.groupby("track_id") if track in latents}
         anchors = segments[segments["selected"]] if selected_only else segments
@@ -79,6 +81,8 @@ class TrackWindows(Dataset):
         item = {"latents": window, "text_tokens": tokens, "text_pooled": pooled, "duration_s": window.shape[-1] / self.rate}
         if self.structure:
             item["segments"] = window_segments(rows, start, window.shape[-1], self.rate, self.captions)
+        if self.key:
+            item["key_index"] = key_index(requested_key(rows["track_caption"].iloc[0]))
         if self.leadsheets is not None:
             item.update(window_rhythm(self.leadsheets.get(track_id), start, window.shape[-1], self.rate))
         return item
@@ -114,7 +118,7 @@ def window_segments(rows: pd.DataFrame, start: int, frames: int, rate: float, ca
 def dit_config_from_params(dit: dict[str, Any], latent_dim: int, captions: CaptionBank, rate: float, structure: bool) -> dict[str, Any]:
     return {"latent_dim": latent_dim, "width": dit["width"], "depth": dit["depth"], "heads": dit["heads"],
             "text_dim": captions.token_dim, "pooled_text_dim": captions.pooled_dim,
-            "max_frames": int(np.ceil(dit["max_s"] * rate)), "structure": structure, "rhythm": bool(dit["rhythm"])}
+            "max_frames": int(np.ceil(dit["max_s"] * rate)), "structure": structure, "rhythm": bool(dit["rhythm"]), "key": bool(dit["key"])}
 
 
 def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_params: dict[str, Any], latent_dir: Path,
@@ -159,7 +163,7 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
         leadsheets = read_leadsheets(Path(leadsheet_dir), train_segments["track_id"])
     crop_frames = max(1, int(dit["crop_s"] * rate))
     windows = TrackWindows(latents, train_segments, captions, rate, crop_frames, latent_std, run["steps"] * run["batch_size"],
-                           seed, structure, selected_only=stage == "dit_sft", leadsheets=leadsheets)
+                           seed, structure, selected_only=stage == "dit_sft", leadsheets=leadsheets, key=config["key"])
     run_dir = run_directory(stage, {"dit": dit, "run": run, "structure": structure, "latents": str(latent_dir), "seed": seed})
     trainer = build_trainer(trainer_params, max_steps=run["steps"], run_dir=run_dir)
     trainer.fit(wrapper, DataLoader(windows, batch_size=run["batch_size"], collate_fn=collate_dit_batch),
@@ -172,4 +176,4 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
             "windows_from": "selected segments" if stage == "dit_sft" else "all segments",
             "train_segments": int(len(train_segments)), "selected_segments": int(train_segments["selected"].sum()),
             "final_loss": round(float(np.mean(losses[-5:])), 4) if losses else None, "structure": structure,
-            "rhythm": config["rhythm"], "tracks_with_beat_grid": None if leadsheets is None else len(leadsheets)}
+            "rhythm": config["rhythm"], "key": config["key"], "tracks_with_beat_grid": None if leadsheets is None else len(leadsheets)}
