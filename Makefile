@@ -20,7 +20,7 @@ export TRANSFORMERS_OFFLINE := 1
 export JUPYTER_RUNTIME_DIR := $(abspath $(VENV))/jupyter-runtime
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup repro test bench gpu-check reliability readme-tables compare drift profile clean-reports help browser
+.PHONY: setup repro test bench base-vae gpu-check reliability readme-tables compare drift profile clean-reports help browser
 help:
 	@sed -n '1,5p' Makefile
 
@@ -71,6 +71,13 @@ test: setup browser
 
 bench: setup
 	$(PY) bench/run.py
+
+# The default profile's base autoencoder (vae.pretrained), trained outside the DAG on a synthetic
+# corpus of its own and versioned in data/base/ with its report (sha256, settings, wall time).
+# About an hour on 2 cores; `dvc repro` never reruns it. BASE_VAE_ARGS="--steps 50" is a quick check.
+BASE_VAE_ARGS ?=
+base-vae: setup
+	$(PY) -m s2accompanist.training.base_vae $(BASE_VAE_ARGS)
 
 # On a GPU machine: the paper DiT's bf16 training step (throughput, MFU, peak memory), the paper
 # VAE and a guided generation, written to reports/perf.md. Needs only torch (no venv, no set-up:

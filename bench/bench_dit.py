@@ -63,12 +63,12 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
     """Worker: optimiser steps as DiTTrainingWrapper takes them under Lightning (loss, backward, clipping, AdamW, schedule, EMA)."""
     import torch
 
-    from s2accompanist.training.dit import DiTTrainingWrapper, rectified_flow_loss
+    from s2accompanist.training.dit import DiTTrainingWrapper, draw_guidance_branches, rectified_flow_loss
 
     torch.manual_seed(0)
     run = task["run"]
     wrapper = DiTTrainingWrapper(task["dit"], lr=run["lr"], warmup_steps=run["warmup_steps"], total_steps=run["steps"],
-                                 ema_decay=run["ema_decay"], text_dropout=task["text_dropout"], structure_dropout=task["structure_dropout"])
+                                 ema_decay=run["ema_decay"], structure_dropout=task["structure_dropout"], unconditional_dropout=task["unconditional_dropout"])
     optimizers = wrapper.configure_optimizers()
     optimizer, schedule = optimizers["optimizer"], optimizers["lr_scheduler"]["scheduler"]
     model, hparams = wrapper.model, wrapper.hparams
@@ -78,7 +78,7 @@ def train_task(task: dict[str, Any]) -> dict[str, Any]:
         size = task["batch"]
         times = torch.sigmoid(torch.randn(size) * hparams.logit_normal_std + hparams.logit_normal_mean)
         loss = rectified_flow_loss(model, batch, times, torch.randn_like(batch["latents"]),
-                                   torch.rand(size) < hparams.text_dropout, torch.rand(size) < hparams.structure_dropout)
+                                   *draw_guidance_branches(size, hparams.structure_dropout, hparams.unconditional_dropout))
         loss.backward()
         if task["gradient_clip_val"] > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), task["gradient_clip_val"])
@@ -140,7 +140,7 @@ def training_rows(settings: DiTSettings, params, dit: dict[str, Any], frame_rate
     frames = max(1, int(crop_s * frame_rate))  # as the dit stages crop
     result = measure_in_fresh_process(__file__, {
         "kind": "train", "dit": dit, "run": params.dit_pretrain.model_dump(), "batch": batch, "frames": frames, "frame_rate": frame_rate,
-        "steps": settings.train_steps, "text_dropout": params.dit.text_dropout, "structure_dropout": params.dit.structure_dropout,
+        "steps": settings.train_steps, "structure_dropout": params.dit.structure_dropout, "unconditional_dropout": params.dit.unconditional_dropout,
         "gradient_clip_val": params.trainer.gradient_clip_val}, threads)
     achieved = result["flops_per_step"] / result["step_s"] / 1e9
     name = f"{settings.profile} DiT training"
@@ -160,9 +160,11 @@ def generation_rows(settings: DiTSettings, params, dit: dict[str, Any], frame_ra
     clip_s = settings.clip_s if settings.clip_s is not None else generation.clip_s
     steps = settings.sample_steps or generation.steps
     frames = max(1, round(clip_s * frame_rate))  # as Generator sizes a request
+    # The cost does not depend on the scales' values, only on guidance being on: the first candidate.
+    guidance_text, guidance_structure = generation.guidance[0]
     result = measure_in_fresh_process(__file__, {
         "kind": "sample", "dit": dit, "vae": vae_config(params), "frames": frames, "steps": steps, "sampler": generation.sampler,
-        "guidance_text": generation.guidance_text, "guidance_structure": generation.guidance_structure,
+        "guidance_text": guidance_text, "guidance_structure": guidance_structure,
         "chunk_frames": max(1, round(params.encode.chunk_s * frame_rate))}, threads)
     total_s = result["sampling_s"] + result["decode_s"]
     achieved = result["sampling_flops"] / result["sampling_s"] / 1e9
@@ -172,7 +174,7 @@ def generation_rows(settings: DiTSettings, params, dit: dict[str, Any], frame_ra
     return [
         {"name": f"{name}, real-time factor", "value": significant(total_s / clip_s), "unit": "wall s per audio s",
          "note": f"{steps} {generation.sampler} steps, {result['forward_passes']} DiT forward passes ({result['passes_per_call']} per velocity: "
-                 f"guidance text {generation.guidance_text:g}, structure {generation.guidance_structure:g}); DiT {result['parameters']}, "
+                 f"guidance text {guidance_text:g}, structure {guidance_structure:g}); DiT {result['parameters']}, "
                  f"VAE {result['vae_parameters']} params; text encoding not included; {threads} threads"},
         {"name": f"{name}, wall time", "value": significant(total_s), "unit": "s",
          "note": f"sampling {significant(result['sampling_s'])} s + chunked VAE decoding {significant(result['decode_s'])} s{target}"},

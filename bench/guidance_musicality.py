@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from s2accompanist.evaluation.benchmark import load_clips  # noqa: E402
 from s2accompanist.evaluation.musicality_table import METRICS, paired_differences, score_clips, summarize  # noqa: E402
-from s2accompanist.generate import Generator, item_seed, write_output  # noqa: E402
+from s2accompanist.generate import Generator, chosen_guidance, item_seed, write_output  # noqa: E402
 from s2accompanist.generation import read_prompt_file  # noqa: E402
 from s2accompanist.io import write_text  # noqa: E402
 from s2accompanist.params import load_params  # noqa: E402
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
     settings = [tuple(float(x) for x in s.split("/")) for s in (argv or ["3/1.5"])]
     requests = [r for r in read_prompt_file("data/prompts/prompts.jsonl", P.generate.clip_s)
                 if r.metadata.get("split") == "in_distribution"]
-    ids, rate, run = [r.id for r in requests], P.audio.sample_rate, (P.generate.guidance_text, P.generate.guidance_structure)
+    ids, rate, run = [r.id for r in requests], P.audio.sample_rate, chosen_guidance()
     per_item = [score_clips(f"sft-full {run[0]:g}/{run[1]:g} (the run's)", load_clips(Path("data/generated/sft-full"), ids, rate),
                             requests, rate)[0],
                 score_clips(f"untrained {run[0]:g}/{run[1]:g}", load_clips(Path("data/generated/untrained-full"), ids, rate),

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/structure_guidance_control.py    # from the repository root, after `make repro` (default profile)
 
-sft-full samples with nested guidance on text and on structure (`generate.guidance_text`,
-`generate.guidance_structure`); sft-no_structure has no structure to guide on and gets text guidance
+sft-full samples with nested guidance on text and on structure (the guidance stage's choice,
+data/guidance/chosen.json); sft-no_structure has no structure to guide on and gets text guidance
 alone. This regenerates every prompt with sft-full at structure guidance 1 (the structure
 conditions are given, but not amplified) and scores it beside the run's two systems the way the
 evaluate stage does. It writes reports/structure_guidance_control.md. Not a DVC stage: it reads a
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from s2accompanist.evaluation.benchmark import build_embedder, evaluate_system, load_clips, structure_scores  # noqa: E402
-from s2accompanist.generate import Generator, item_seed, write_output  # noqa: E402
+from s2accompanist.generate import Generator, chosen_guidance, item_seed, write_output  # noqa: E402
 from s2accompanist.generation import read_prompt_file  # noqa: E402
 from s2accompanist.io import write_text  # noqa: E402
 from s2accompanist.params import load_params  # noqa: E402
@@ -35,8 +35,9 @@ def main() -> int:
     reference = [r for r in requests if r.metadata.get("split") == "in_distribution"]
     reference_emb = embedder.embed_audio(load_clips(Path("data/prompts/reference"), [r.id for r in reference], embedder.sample_rate))
     g = P.generate
+    guidance_text, guidance_structure = chosen_guidance()  # the run's, as the guidance stage chose them
     control = Generator(Path("data/checkpoints/dit_sft-full.safetensors"), Path("data/checkpoints/vae-semantic.safetensors"),
-                        g.sampler, g.steps, g.guidance_text, 1.0, P.encode.chunk_s)
+                        g.sampler, g.steps, guidance_text, 1.0, P.encode.chunk_s)
     ids = [r.id for r in requests]
     with tempfile.TemporaryDirectory() as folder:  # written and read back as the generate and evaluate stages do
         for request in requests:
@@ -44,9 +45,9 @@ def main() -> int:
             write_output(Path(folder) / f"{request.id}.wav", audio, sidecar)
         control_clips = load_clips(Path(folder), ids, embedder.sample_rate)
     systems = {
-        f"sft-full, guidance {g.guidance_text:g} / {g.guidance_structure:g} (the run's)": load_clips(Path("data/generated/sft-full"), ids, embedder.sample_rate),
-        f"sft-full, guidance {g.guidance_text:g} / 1 (control)": control_clips,
-        f"sft-no_structure, guidance {g.guidance_text:g} (the run's)": load_clips(Path("data/generated/sft-no_structure"), ids, embedder.sample_rate),
+        f"sft-full, guidance {guidance_text:g} / {guidance_structure:g} (the run's)": load_clips(Path("data/generated/sft-full"), ids, embedder.sample_rate),
+        f"sft-full, guidance {guidance_text:g} / 1 (control)": control_clips,
+        f"sft-no_structure, guidance {guidance_text:g} (the run's)": load_clips(Path("data/generated/sft-no_structure"), ids, embedder.sample_rate),
     }
     lines = ["# Structure guidance control", "",
              "Written by `python bench/structure_guidance_control.py` from the last default run; guidance is text / structure.",

@@ -10,7 +10,7 @@ from s2accompanist.profiles import flatten
 from s2accompanist.stage import notebook_for
 
 DESIGN_ORDER = ["corpus", "refclap", "curate", "leadsheet", "vae", "encode", "dit_pretrain", "dit_sft",
-                "prompts", "generate", "evaluate", "report"]
+                "prompts", "guidance", "generate", "evaluate", "report"]
 
 
 @pytest.fixture

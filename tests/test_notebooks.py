@@ -31,7 +31,7 @@ def test_notebooks_are_numbered_and_use_the_project_kernel(repo_root):
     assert numbers == list(range(1, len(numbers) + 1))
 
 
-@pytest.mark.parametrize("index", range(12))
+@pytest.mark.parametrize("index", range(13))
 def test_each_notebook_has_a_parameters_cell_and_loads_its_stage_params(repo_root, index):
     path = _notebooks(repo_root)[index]
     cells = json.loads(path.read_text())["cells"]

@@ -134,6 +134,18 @@ def write_output(out_path: Path, audio: np.ndarray, sidecar: dict[str, Any]) -> 
     write_json(out_path.with_suffix(".json"), sidecar)
 
 
+CHOSEN_GUIDANCE = "data/guidance/chosen.json"
+
+
+def chosen_guidance(path: str | Path = CHOSEN_GUIDANCE) -> tuple[float, float]:
+    """The (text, structure) guidance scales the `guidance` stage chose, which every generate stage uses."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; the `guidance` stage writes it (dvc repro guidance)")
+    chosen = json.loads(path.read_text())
+    return float(chosen["guidance_text"]), float(chosen["guidance_structure"])
+
+
 def main(argv: list[str] | None = None) -> int:
     from .params import load_params
 
@@ -148,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sampler", default=defaults.sampler if defaults else "euler", choices=["euler", "heun"])
     parser.add_argument("--steps", type=int, default=defaults.steps if defaults else 24)
-    parser.add_argument("--guidance-text", type=float, default=defaults.guidance_text if defaults else 3.0)
-    parser.add_argument("--guidance-structure", type=float, default=defaults.guidance_structure if defaults else 1.5)
+    default_guidance = chosen_guidance() if Path(CHOSEN_GUIDANCE).is_file() else None
+    parser.add_argument("--guidance-text", type=float, default=default_guidance[0] if default_guidance else 3.0,
+                        help=f"default: the guidance stage's choice ({CHOSEN_GUIDANCE}) when it exists, else 3")
+    parser.add_argument("--guidance-structure", type=float, default=default_guidance[1] if default_guidance else 1.5,
+                        help="default: as --guidance-text, else 1.5")
     args = parser.parse_args(argv)
     from .audio import writable_format
 
@@ -171,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     write_output(args.out, audio, sidecar)
-    print(f"wrote {args.out} ({request.duration_s} s, seed {args.seed}) in {timings['total_s']:.1f} s")
+    print(f"wrote {args.out} ({request.duration_s} s, seed {args.seed}, guidance {args.guidance_text:g}/{args.guidance_structure:g}) "
+          f"in {timings['total_s']:.1f} s")
     return 0
 
 

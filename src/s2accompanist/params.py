@@ -140,6 +140,7 @@ class VAEParams(Section):
     latent_dim: Annotated[int, Field(ge=2, le=512)]
     segment_s: Annotated[float, Field(gt=0.0, le=30.0)]
     batch_size: PositiveInt
+    base_steps: Annotated[int, Field(ge=0)]
     steps: PositiveInt
     lr: Annotated[float, Field(gt=0.0, le=1.0)]
     kl_weight: Annotated[float, Field(ge=0.0)]
@@ -153,6 +154,9 @@ class VAEParams(Section):
     def _blocks_match(self) -> "VAEParams":
         if len(self.c_mults) != len(self.strides):
             raise ValueError(f"c_mults {self.c_mults} and strides {self.strides} need one entry per block (same length)")
+        if self.base_steps == 0 and self.pretrained is None:
+            raise ValueError("base_steps is 0 and pretrained is null: the base autoencoder would be an untrained VAE; "
+                             "point pretrained at one (the default's comes from `make base-vae`) or give base_steps > 0")
         return self
 
 
@@ -171,8 +175,8 @@ class DiTParams(Section):
     heads: Annotated[int, Field(ge=1, le=128)]
     max_s: Annotated[float, Field(ge=1.0, le=600.0)]
     crop_s: Annotated[float, Field(ge=0.5, le=600.0)]
-    text_dropout: Fraction
     structure_dropout: Fraction
+    unconditional_dropout: Fraction
     rhythm: bool
     rhythm_dropout: Fraction
     key: bool
@@ -184,6 +188,9 @@ class DiTParams(Section):
             raise ValueError(f"width {self.width} must be divisible by heads {self.heads}")
         if self.crop_s > self.max_s:
             raise ValueError(f"crop_s ({self.crop_s}) must not exceed max_s ({self.max_s}), the longest sample the model takes")
+        if self.structure_dropout + self.unconditional_dropout > 1.0:
+            raise ValueError(f"structure_dropout + unconditional_dropout ({self.structure_dropout} + {self.unconditional_dropout}) "
+                             "must not exceed 1: they are shares of one draw per training item")
         return self
 
 
@@ -215,8 +222,9 @@ class TrainerParams(Section):
 class GenerateParams(Section):
     sampler: Literal["euler", "heun"]
     steps: Annotated[int, Field(ge=1, le=1000)]
-    guidance_text: Annotated[float, Field(ge=0.0, le=20.0)]
-    guidance_structure: Annotated[float, Field(ge=0.0, le=20.0)]
+    guidance: Annotated[list[Annotated[list[Annotated[float, Field(ge=0.0, le=20.0)]], Field(min_length=2, max_length=2)]],
+                        Field(min_length=1)]
+    sweep_prompts: Annotated[int, Field(ge=2, le=500)]
     clip_s: Annotated[float, Field(ge=1.0, le=600.0)]
 
 

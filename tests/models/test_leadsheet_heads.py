@@ -11,8 +11,11 @@ from s2accompanist.models.leadsheet_heads import (
     NO_CHORD,
     LeadsheetHeads,
     chord_class,
+    chord_root_majmin,
     distillation_losses,
     melody_class,
+    melody_pitch_class,
+    widen_events,
 )
 
 
@@ -38,7 +41,14 @@ def targets(batch=2, frames=9):
 
 def test_heads_predict_frame_aligned_logits():
     logits = LeadsheetHeads(latent_dim=5, hidden=8)(torch.randn(2, 5, 9))
-    assert logits["melody"].shape == (2, 61, 9) and logits["chord"].shape == (2, 85, 9) and logits["beat"].shape == (2, 2, 9)
+    assert logits["melody"].shape == (2, 13, 9) and logits["chord"].shape == (2, 25, 9) and logits["beat"].shape == (2, 2, 9)
+
+
+def test_heads_are_taught_pitch_class_root_majmin_and_widened_beats():
+    assert melody_pitch_class(torch.tensor([melody_class(60), melody_class(71), melody_class(None), IGNORE_INDEX])).tolist() == [0, 11, 12, IGNORE_INDEX]
+    chords = torch.tensor([chord_class(0, "maj7"), chord_class(9, "min7"), chord_class(11, "dim"), chord_class(4, "aug"), NO_CHORD, IGNORE_INDEX])
+    assert chord_root_majmin(chords).tolist() == [0, 19, 23, 8, 24, IGNORE_INDEX]
+    assert widen_events(torch.tensor([[0.0, 0, 1, 0, 0, 0, 0, 1]])).tolist() == [[0, 1, 1, 1, 0, 0, 1, 1]]
 
 
 def test_weighted_sum_and_zero_weight_sends_no_gradient():
@@ -69,7 +79,7 @@ def test_ignored_frames_add_nothing_and_missing_labels_give_zero_not_nan():
     cut = {k: v[:, :4] for k, v in full.items()}
     # Frames 4.. ignored == those frames absent; heads see context, so compare to logits of the full latent.
     logits = heads(latent)
-    expected = torch.nn.functional.cross_entropy(logits["melody"][..., :4], cut["melody"])
+    expected = torch.nn.functional.cross_entropy(logits["melody"][..., :4], melody_pitch_class(cut["melody"]))
     torch.testing.assert_close(distillation_losses(heads, latent, partial, weights)["melody"], expected)
 
     unlabelled = {k: torch.full_like(v, IGNORE_INDEX) for k, v in full.items()}

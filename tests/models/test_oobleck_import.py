@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from s2accompanist.models.oobleck_import import OobleckImportError, load_oobleck_weights
+from s2accompanist.models.oobleck_import import OobleckImportError, load_oobleck_weights, to_oobleck_state_dict
 from s2accompanist.models.vae import VAE, VAEConfig
 
 CONFIG = VAEConfig(in_channels=2, channels=4, c_mults=(1, 2, 4), strides=(2, 4, 2), latent_dim=3, sample_rate=16000)
@@ -144,3 +144,15 @@ def test_mismatches_name_the_file_and_the_key(reference, tmp_path):
 
     with pytest.raises(FileNotFoundError, match="vae.pretrained"):
         load_oobleck_weights(VAE(CONFIG), tmp_path / "absent.safetensors")
+
+
+def test_export_to_oobleck_keys_round_trips_through_the_loader(tmp_path):
+    """A base trained here is stored as stable-audio-tools would name it and loads back unchanged."""
+    torch.manual_seed(3)
+    ours = VAE(CONFIG).eval()
+    exported = to_oobleck_state_dict(ours)
+    assert all(key.startswith(("encoder.layers.", "decoder.layers.")) for key in exported)
+    save_file(exported, str(tmp_path / "base.safetensors"))
+    loaded = load_oobleck_weights(VAE(CONFIG), tmp_path / "base.safetensors").eval()
+    for key, value in ours.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key

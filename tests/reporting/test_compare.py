@@ -42,7 +42,7 @@ def test_report_reads_the_committed_run_from_git_and_this_run_from_the_tree(repo
     (root / "reports" / "timings").mkdir(parents=True)
     shutil.copy(repo_root / "dvc.yaml", root / "dvc.yaml")
     metrics = root / "reports" / "metrics" / "vae-semantic.json"
-    timings = root / "reports" / "timings" / "12_report.json"
+    timings = root / "reports" / "timings" / "13_report.json"
     metrics.write_text(json.dumps({"si_sdr_db": -6.1, "probe": {"melody": 0.408, "chord": 0.05}}))
     timings.write_text(json.dumps({"commit": "abc", "profile": "default", "machine": {"cpu": "AMD EPYC", "isa": ["avx2", "avx512f"]}}))
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)

@@ -60,7 +60,7 @@ def test_the_committed_readme_has_one_block():
 
 def test_the_block_names_commit_machine_and_stale_stages_as_computed(tiny_dvc_project):
     root = tiny_dvc_project
-    timings = root / "reports" / "timings" / "12_report.json"
+    timings = root / "reports" / "timings" / "13_report.json"
     timings.parent.mkdir(parents=True)
     timings.write_text(json.dumps({"commit": "0123abcd", "machine": {"cpu": "Some CPU", "logical_cpus": 2, "torch_threads": 2,
                                                                      "torch_cpu_capability": "AVX2", "torch": "2.13.0+cpu"}}))

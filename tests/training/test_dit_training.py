@@ -8,7 +8,7 @@ import torch
 
 from s2accompanist.models.dit import load_dit
 from s2accompanist.models.structure import Segment
-from s2accompanist.training.dit import DiTTrainingWrapper, collate_dit_batch, rectified_flow_loss, warmup_cosine
+from s2accompanist.training.dit import DiTTrainingWrapper, collate_dit_batch, draw_guidance_branches, rectified_flow_loss, warmup_cosine
 
 TINY = dict(latent_dim=4, width=32, depth=2, heads=4, text_dim=8, max_frames=64)
 
@@ -81,7 +81,7 @@ def test_overfits_a_fixed_batch():
     # above; here it would only add overhead): 30 steps on one batch of 2 items.
     torch.manual_seed(0)
     batch = collate_dit_batch(items(n=2))
-    wrapper = DiTTrainingWrapper(TINY, lr=1e-2, warmup_steps=3, total_steps=30, text_dropout=0.0, structure_dropout=0.0)
+    wrapper = DiTTrainingWrapper(TINY, lr=1e-2, warmup_steps=3, total_steps=30, structure_dropout=0.0, unconditional_dropout=0.0)
     optimizers = wrapper.configure_optimizers()
     optimizer, schedule = optimizers["optimizer"], optimizers["lr_scheduler"]["scheduler"]
     generator = torch.Generator().manual_seed(1)
@@ -125,8 +125,20 @@ def test_export_round_trip(fitted, tmp_path):
         assert torch.equal(loaded.state_dict()[key], value)
 
 
+def test_guidance_branches_are_drawn_as_configured():
+    torch.manual_seed(0)
+    drop_text, drop_structure = draw_guidance_branches(40000, structure_dropout=0.2, unconditional_dropout=0.3)
+    # Exactly the sampler's three branches: text is never dropped without the structure.
+    assert not (drop_text & ~drop_structure).any()
+    assert float(drop_text.float().mean()) == pytest.approx(0.3, abs=0.01)
+    assert float((drop_structure & ~drop_text).float().mean()) == pytest.approx(0.2, abs=0.01)
+    assert float((~drop_structure).float().mean()) == pytest.approx(0.5, abs=0.01)
+
+
 def test_rejects_bad_hyperparameters():
-    with pytest.raises(ValueError, match="text_dropout"):
-        DiTTrainingWrapper(TINY, text_dropout=1.5)
+    with pytest.raises(ValueError, match="unconditional_dropout"):
+        DiTTrainingWrapper(TINY, unconditional_dropout=1.5)
+    with pytest.raises(ValueError, match="must not exceed 1"):
+        DiTTrainingWrapper(TINY, structure_dropout=0.6, unconditional_dropout=0.6)
     with pytest.raises(ValueError, match="warmup_steps"):
         DiTTrainingWrapper(TINY, warmup_steps=10, total_steps=5)

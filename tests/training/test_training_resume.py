@@ -82,7 +82,7 @@ def dit_run():
                                  Segment((index + 3) % 8, 6, 16, torch.randn(3, 8, generator=generator))]}
 
     wrapper = DiTTrainingWrapper(dict(latent_dim=4, width=32, depth=2, heads=4, text_dim=8, max_frames=64, structure=True),
-                                 lr=1e-3, warmup_steps=2, total_steps=STEPS, ema_decay=0.5, text_dropout=0.3, structure_dropout=0.3)
+                                 lr=1e-3, warmup_steps=2, total_steps=STEPS, ema_decay=0.5, structure_dropout=0.3, unconditional_dropout=0.3)
     train = torch.utils.data.DataLoader(Windows(), batch_size=2, collate_fn=collate_dit_batch, shuffle=True,
                                         generator=torch.Generator().manual_seed(1))
     return wrapper, (train,), {}

@@ -28,11 +28,13 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def in_distribution_prompts(tracks: pd.DataFrame, sections: pd.DataFrame, n: int, clip_s: float, seed: int) -> list[GenerationRequest]:
-    """Windows of held-out songs: the track caption as prompt, its sections in the window as segments."""
-    held_out = tracks[tracks["split"].isin(["valid", "test"]) & (tracks["duration_s"] >= clip_s)]
+def in_distribution_prompts(tracks: pd.DataFrame, sections: pd.DataFrame, n: int, clip_s: float, seed: int,
+                            splits: tuple[str, ...] = ("valid", "test")) -> list[GenerationRequest]:
+    """Windows of songs of `splits` (the benchmark: held-out songs): the track caption as prompt,
+    its sections in the window as segments."""
+    held_out = tracks[tracks["split"].isin(splits) & (tracks["duration_s"] >= clip_s)]
     if held_out.empty:
-        raise ValueError(f"no valid/test song is at least {clip_s} s long; make the corpus larger or generate.clip_s shorter")
+        raise ValueError(f"no {'/'.join(splits)} song is at least {clip_s} s long; make the corpus larger or generate.clip_s shorter")
     rng = np.random.default_rng(seed)
     by_track = {track_id: group.sort_values("start_s") for track_id, group in sections.groupby("track_id")}
     order = held_out.sort_values("track_id").to_dict("records")

@@ -10,6 +10,17 @@ Frame-level target vocabulary, one value per latent frame (T = samples // downsa
 - beat, downbeat: 1.0 on the frame nearest a beat / downbeat, else 0.0.
 A frame whose target is unknown holds `IGNORE_INDEX` (-100) in every target; such frames add
 nothing to the loss.
+
+What the heads are taught is coarser than that vocabulary, because a 16-channel latent frame of
+16 ms cannot be expected to hold an exact MIDI note or one of 85 chords (probes of the earlier
+heads, taught the full vocabulary, stayed at the majority class for chords):
+- melody: pitch class of the top note, or unvoiced (`melody_pitch_class`: 13 classes); the
+  octave is left to the decoder;
+- chord: root and major / minor by the third (`chord_root_majmin`: 25 classes, mir_eval's
+  "majmin" reduction; sevenths, diminished and augmented fold into it);
+- beat, downbeat: the spike widened to +-1 frame (+-16 ms at the default frame rate) and the
+  rare positives weighted up to balance the negatives (about 3 % of frames are beats).
+The vae stage's probes read the same reductions, so they measure what the heads teach.
 """
 
 from __future__ import annotations
@@ -27,6 +38,10 @@ NO_CHORD = 12 * len(CHORD_QUALITIES)
 N_CHORD_CLASSES = NO_CHORD + 1
 IGNORE_INDEX = -100
 TASKS = ("melody", "chord", "beat")
+N_MELODY_PITCH_CLASSES = 13  # 12 pitch classes + unvoiced
+N_CHORD_MAJMIN_CLASSES = 25  # 12 roots x (maj, min) + no chord
+_MINOR_QUALITIES = tuple(CHORD_QUALITIES.index(q) for q in ("min", "dim", "min7"))  # a minor third
+BEAT_WIDTH_FRAMES = 1  # a beat target covers its frame and this many frames each side
 
 
 def melody_class(midi: int | None) -> int:
@@ -49,6 +64,35 @@ def chord_class(root: int | None, quality: str | None = None) -> int:
     return (root % 12) * len(CHORD_QUALITIES) + CHORD_QUALITIES.index(quality)
 
 
+def melody_pitch_class(melody):
+    """Melody classes (`melody_class`) -> pitch class 0..11 (MIDI 36 is a C), 12 unvoiced; IGNORE_INDEX kept.
+    Works on numpy arrays and torch tensors alike."""
+    voiced = (melody != IGNORE_INDEX) & (melody != MELODY_UNVOICED)
+    reduced = melody * 0 + 12
+    reduced[voiced] = melody[voiced] % 12  # MELODY_MIDI_LOW = 36 is a multiple of 12
+    reduced[melody == IGNORE_INDEX] = IGNORE_INDEX
+    return reduced
+
+
+def chord_root_majmin(chord):
+    """Chord classes (`chord_class`) -> root * 2 + (1 if minor), 24 no chord; IGNORE_INDEX kept."""
+    known = (chord != IGNORE_INDEX) & (chord != NO_CHORD)
+    reduced = chord * 0 + 24
+    root, quality = chord[known] // len(CHORD_QUALITIES), chord[known] % len(CHORD_QUALITIES)
+    minor = sum((quality == q) * 1 for q in _MINOR_QUALITIES)
+    reduced[known] = root * 2 + minor
+    reduced[chord == IGNORE_INDEX] = IGNORE_INDEX
+    return reduced
+
+
+def widen_events(activation: torch.Tensor, width: int = BEAT_WIDTH_FRAMES) -> torch.Tensor:
+    """(B, T) 0/1 spikes -> 1 within `width` frames of a spike; IGNORE_INDEX frames kept as they are."""
+    ignored = activation == IGNORE_INDEX
+    spikes = torch.where(ignored, torch.zeros_like(activation), activation).float()
+    widened = torch.nn.functional.max_pool1d(spikes[:, None], 2 * width + 1, stride=1, padding=width)[:, 0]
+    return torch.where(ignored, activation.float(), widened)
+
+
 def frame_head(latent_dim: int, hidden: int, n_outputs: int) -> nn.Module:
     """Two 3-tap convs (2 frames of context each side) and a classifier: small, so the latent must carry the information."""
     return nn.Sequential(
@@ -61,12 +105,13 @@ def frame_head(latent_dim: int, hidden: int, n_outputs: int) -> nn.Module:
 
 
 class LeadsheetHeads(nn.Module):
-    """Latent (B, latent_dim, T) -> logits: melody (B, 61, T), chord (B, 85, T), beat (B, 2, T) [beat, downbeat]."""
+    """Latent (B, latent_dim, T) -> logits: melody pitch class (B, 13, T), chord root and major/minor
+    (B, 25, T), beat (B, 2, T) [beat, downbeat]."""
 
     def __init__(self, latent_dim: int, hidden: int = 64):
         super().__init__()
-        self.melody = frame_head(latent_dim, hidden, N_MELODY_CLASSES)
-        self.chord = frame_head(latent_dim, hidden, N_CHORD_CLASSES)
+        self.melody = frame_head(latent_dim, hidden, N_MELODY_PITCH_CLASSES)
+        self.chord = frame_head(latent_dim, hidden, N_CHORD_MAJMIN_CLASSES)
         self.beat = frame_head(latent_dim, hidden, 2)
 
     def forward(self, latent: torch.Tensor, tasks: tuple[str, ...] = TASKS) -> dict[str, torch.Tensor]:
@@ -80,8 +125,9 @@ def distillation_losses(
 
     A task runs only if its weight is non-zero and its target is in `targets` ("beat" needs
     "beat" and uses "downbeat" when present), so a zero weight (the ablation) costs nothing and
-    sends no gradient to that head. Targets are (B, T): long classes for melody / chord, floats
-    for beat / downbeat; `IGNORE_INDEX` marks unknown frames.
+    sends no gradient to that head. Targets are (B, T) in the stored vocabulary (long classes for
+    melody / chord, 0/1 floats for beat / downbeat; `IGNORE_INDEX` marks unknown frames) and are
+    reduced here to what the heads are taught (the module docstring).
     """
     unknown = sorted(set(weights) - set(TASKS))
     if unknown:
@@ -96,9 +142,12 @@ def distillation_losses(
     losses = {}
     for task in active:
         if task == "beat":
-            losses[task] = _beat_loss(logits[task], targets["beat"], targets.get("downbeat"))
+            downbeat = targets.get("downbeat")
+            losses[task] = _beat_loss(logits[task], widen_events(targets["beat"]), None if downbeat is None else widen_events(downbeat))
+        elif task == "melody":
+            losses[task] = _class_loss(logits[task], melody_pitch_class(targets[task].long()))
         else:
-            losses[task] = _class_loss(logits[task], targets[task])
+            losses[task] = _class_loss(logits[task], chord_root_majmin(targets[task].long()))
     losses["total"] = sum((weights[t] * losses[t] for t in active), latent.new_zeros(()))
     return losses
 
@@ -116,4 +165,8 @@ def _beat_loss(logits: torch.Tensor, beat: torch.Tensor, downbeat: torch.Tensor 
     targets_known = torch.cat([tg[tg != IGNORE_INDEX] for _, tg in channels]).float()
     if targets_known.numel() == 0:
         return logits.sum() * 0.0
-    return binary_cross_entropy_with_logits(logits_known, targets_known)
+    # Positives weighted by the batch's negative-to-positive ratio: unweighted, answering "no beat"
+    # everywhere is nearly optimal and teaches the latent nothing.
+    positives = targets_known.sum()
+    pos_weight = ((targets_known.numel() - positives) / positives.clamp(min=1.0)).clamp(min=1.0)
+    return binary_cross_entropy_with_logits(logits_known, targets_known, pos_weight=pos_weight)

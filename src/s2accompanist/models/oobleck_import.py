@@ -120,6 +120,20 @@ def load_oobleck_weights(vae: VAE, path: str | os.PathLike, param: str = "vae.pr
     return vae
 
 
+def to_oobleck_state_dict(vae: VAE) -> dict[str, torch.Tensor]:
+    """Our `VAE`'s weights under stable-audio-tools Oobleck keys (new-style weight norm): the
+    inverse of `convert_oobleck_state_dict`, so a base trained here is stored in the format the
+    paper profile's pretrained autoencoder comes in, and both load through the same code."""
+    to_theirs = {ours: theirs for theirs, ours in oobleck_module_mapping(vae.config).items()}
+    converted = {}
+    for key, tensor in vae.state_dict().items():
+        module, _, param = key.rpartition(".")
+        if module.endswith(".parametrizations.weight"):
+            module, param = module[: -len(".parametrizations.weight")], f"parametrizations.weight.{param}"
+        converted[f"{to_theirs[module]}.{param}"] = tensor.detach().contiguous().cpu()
+    return converted
+
+
 def _detect_prefix(source: dict[str, torch.Tensor], origin: str) -> str:
     anchors = [m.group(1) for key in source if (m := re.match(r"^(|.*\.)encoder\.layers\.0\.", key))]
     if not anchors:

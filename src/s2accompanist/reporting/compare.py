@@ -30,7 +30,7 @@ from ..io import write_text
 from ..results import stage_outputs
 
 DRIFT_FILE = Path("reports/drift.json")
-MACHINE_SOURCE = "reports/timings/12_report.json"
+MACHINE_SOURCE = "reports/timings/13_report.json"
 IDENTICAL_DIGITS = 6
 
 

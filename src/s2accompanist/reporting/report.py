@@ -23,7 +23,7 @@ from .tables import format_with_ci, load_reported, write_table
 
 # The paper's ablation rows and the variant of ours that answers each (closest setting we train).
 ABLATION_ROWS = (
-    ("DiffRhythm VAE (no semantic fine-tuning)", "sft-plain_vae", "VAE without lead-sheet distillation (structure and SFT on)"),
+    ("DiffRhythm VAE (no semantic fine-tuning)", "sft-plain_vae", "the base VAE, no distillation fine-tune (structure and SFT on)"),
     ("+ semantic-aware VAE fine-tuning", "sft-no_structure", "semantic VAE, track caption only (SFT on)"),
     ("+ structure segmentation and segment captions", "sft-full", "semantic VAE, structure and segment captions (SFT on)"),
     ("pretrain only", "pretrain-full", "the full model before SFT"),
@@ -196,11 +196,11 @@ def validation_tables(metrics_dir: Path, out_dir: Path) -> dict[str, pd.DataFram
     if transcription:
         tables["validation_leadsheet"] = pd.DataFrame([{"metric": k, "value": v} for k, v in transcription.items()])
     vae_rows = []
-    for name in ("semantic", "plain"):
+    for name in ("plain", "control", "semantic"):  # the base, then its two fine-tunes of equal steps
         vae = load(f"vae-{name}")
         if vae:
-            vae_rows.append({"variant": name, "distillation": vae["distill"], "parameters": vae["parameters"],
-                             **vae["reconstruction"], **vae["probes"]})
+            vae_rows.append({"variant": name, "start": vae.get("start"), "steps": vae.get("steps"), "distillation": vae["distill"],
+                             "parameters": vae["parameters"], **vae["reconstruction"], **vae["probes"]})
     if vae_rows:
         tables["validation_vae"] = pd.DataFrame(vae_rows)
     refclap = load("refclap")
@@ -210,7 +210,8 @@ def validation_tables(metrics_dir: Path, out_dir: Path) -> dict[str, pd.DataFram
     captions = {
         "validation_curation": "Curation against the synthetic ground truth (segmentation: mir_eval; classical vs a 10 s grid)",
         "validation_leadsheet": "Lead-sheet transcription against ground truth (test split, mir_eval)",
-        "validation_vae": "VAE variants on the test split: reconstruction and linear probes on the frozen latent",
+        "validation_vae": ("VAE variants on the test split: reconstruction and linear probes on the frozen latent. plain: the base "
+                           "autoencoder; control and semantic: the base fine-tuned for the same steps, distillation off and on"),
         "validation_refclap": "In-domain reference CLAP on held-out sections",
     }
     for name, table in tables.items():

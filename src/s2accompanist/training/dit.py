@@ -23,9 +23,12 @@ width D, S segments of at most Ls caption tokens):
 
 Loss: x_t = (1 - t) x0 + t noise, target velocity noise - x0, mean squared error over valid
 frames, t = sigmoid(N(logit_normal_mean, logit_normal_std)) (SD3's logit-normal sampling).
-Text, structure and the beat grid are dropped independently per item (probabilities
-`text_dropout`, `structure_dropout`, `rhythm_dropout`) so that guidance can weigh the first two
-separately and the grid's null stands for "no tempo stated". Gradient clipping is the
+Guidance is trained for the way it is used: each item draws one condition set among exactly the
+branches the sampler evaluates (`sampling.guided_velocity`): everything kept, structure dropped
+(probability `structure_dropout`), or text, key and structure all dropped (`unconditional_dropout`).
+Independent text and structure drops would train the unconditional branch, which guidance
+weights by 1 - guidance_text, on their product (1 % at 10 % each). The beat grid is dropped
+apart from these (`rhythm_dropout`): it is not guided, and its null stands for "no tempo stated". Gradient clipping is the
 Trainer's `gradient_clip_val`. EMA weights are updated after every optimiser step; `export`
 writes them with the model config.
 """
@@ -123,6 +126,17 @@ def rectified_flow_loss(
     return (squared_error * weights).sum() / weights.sum().clamp(min=1.0)
 
 
+def draw_guidance_branches(batch_size: int, structure_dropout: float, unconditional_dropout: float,
+                           device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(drop_text, drop_structure) per item, one draw each: the unconditional branch (both True) with
+    probability `unconditional_dropout`, structure only dropped with `structure_dropout`, otherwise
+    nothing dropped. Text is never dropped alone: no sampler branch asks for that."""
+    u = torch.rand(batch_size, device=device)
+    drop_text = u < unconditional_dropout
+    drop_structure = u < unconditional_dropout + structure_dropout
+    return drop_text, drop_structure
+
+
 class DiTTrainingWrapper(L.LightningModule):
     """Owns the DiT, its EMA copy and the optimiser; `export(path)` saves the EMA weights for sampling."""
 
@@ -134,17 +148,20 @@ class DiTTrainingWrapper(L.LightningModule):
         warmup_steps: int = 50,
         total_steps: int = 600,
         ema_decay: float = 0.99,
-        text_dropout: float = 0.1,
         structure_dropout: float = 0.1,
+        unconditional_dropout: float = 0.1,
         rhythm_dropout: float = 0.1,
         logit_normal_mean: float = 0.0,
         logit_normal_std: float = 1.0,
     ):
         super().__init__()
         self.save_hyperparameters()
-        for name, value in (("text_dropout", text_dropout), ("structure_dropout", structure_dropout), ("rhythm_dropout", rhythm_dropout)):
+        for name, value in (("structure_dropout", structure_dropout), ("unconditional_dropout", unconditional_dropout),
+                            ("rhythm_dropout", rhythm_dropout)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
+        if structure_dropout + unconditional_dropout > 1.0:
+            raise ValueError(f"structure_dropout + unconditional_dropout must not exceed 1, got {structure_dropout} + {unconditional_dropout}")
         if warmup_steps < 1 or total_steps < warmup_steps:
             raise ValueError(f"need 1 <= warmup_steps <= total_steps, got warmup_steps={warmup_steps}, total_steps={total_steps}")
         self.config = DiTConfig.from_dict(dit_config)
@@ -159,8 +176,8 @@ class DiTTrainingWrapper(L.LightningModule):
         batch_size, device = x0.shape[0], x0.device
         times = torch.sigmoid(torch.randn(batch_size, device=device) * self.hparams.logit_normal_std + self.hparams.logit_normal_mean)
         noise = torch.randn_like(x0)
-        drop_text = torch.rand(batch_size, device=device) < self.hparams.text_dropout
-        drop_structure = torch.rand(batch_size, device=device) < self.hparams.structure_dropout
+        drop_text, drop_structure = draw_guidance_branches(batch_size, self.hparams.structure_dropout,
+                                                           self.hparams.unconditional_dropout, device)
         # Drawn only for a rhythm model, so that a model without one sees the random stream it always did.
         drop_rhythm = torch.rand(batch_size, device=device) < self.hparams.rhythm_dropout if self.config.rhythm else False
         loss = rectified_flow_loss(self.model, batch, times, noise, drop_text, drop_structure, drop_rhythm)

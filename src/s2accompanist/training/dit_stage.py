@@ -140,7 +140,7 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
     latent_dim = next(iter(latents.values())).shape[0]
     config = dit_config_from_params(dit, latent_dim, captions, rate, structure)
     wrapper = DiTTrainingWrapper(config, lr=run["lr"], warmup_steps=max(1, run["warmup_steps"]), total_steps=run["steps"],
-                                 ema_decay=run["ema_decay"], text_dropout=dit["text_dropout"], structure_dropout=dit["structure_dropout"],
+                                 ema_decay=run["ema_decay"], structure_dropout=dit["structure_dropout"], unconditional_dropout=dit["unconditional_dropout"],
                                  rhythm_dropout=dit["rhythm_dropout"])
     if init_from is not None:
         state, _ = load_checkpoint(init_from, "dit_sft init (the dit_pretrain checkpoint)")

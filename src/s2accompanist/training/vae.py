@@ -32,7 +32,7 @@ from ..models.losses import (
     kl_divergence,
 )
 from ..models.oobleck_import import load_oobleck_weights
-from ..models.vae import VAE, VAEConfig
+from ..models.vae import VAE, VAEConfig, load_vae
 from .ema import EMA
 
 # Identifies files written by `export`, so the encode stage can refuse something else.
@@ -59,16 +59,25 @@ class VAETrainingWrapper(L.LightningModule):
         mel_fft: int = 1024,
         ema_decay: float | None = None,
         pretrained: str | None = None,
+        init_checkpoint: str | None = None,
     ):
         """`distill_weights` maps "melody" / "chord" / "beat" to weights (0 or absent: off);
         `ema_decay` None or 0 disables EMA; `pretrained` is a local stable-audio-tools Oobleck
-        .safetensors to start from."""
+        .safetensors to start from; `init_checkpoint` a VAE written by `export` (the base a
+        fine-tune starts from). At most one of the two."""
         super().__init__()
         self.save_hyperparameters()
         self.config = VAEConfig.from_dict(vae_config)
         self.vae = VAE(self.config)
+        if pretrained is not None and init_checkpoint is not None:
+            raise ValueError("give pretrained (an Oobleck file) or init_checkpoint (our export), not both")
         if pretrained is not None:
             load_oobleck_weights(self.vae, pretrained)
+        if init_checkpoint is not None:
+            base = load_vae(init_checkpoint, "init_checkpoint")
+            if base.config != self.config:
+                raise ValueError(f"init_checkpoint {init_checkpoint} holds a VAE with config {base.config}; this run needs {self.config}")
+            self.vae.load_state_dict(base.state_dict())
         self.distill_weights = {task: float(weight) for task, weight in (distill_weights or {}).items()}
         unknown = sorted(set(self.distill_weights) - set(TASKS))
         if unknown:
@@ -168,5 +177,6 @@ class VAETrainingWrapper(L.LightningModule):
             "ema": self.ema is not None,
             "distill_weights": self.distill_weights,
             "pretrained": self.hparams.pretrained,
+            "init_checkpoint": self.hparams.init_checkpoint,
         }
         return save_checkpoint(path, self.exported_vae.state_dict(), config)
