@@ -43,3 +43,11 @@ def test_the_stated_tempo_becomes_the_grid(checkpoints):
     assert unstated["beat_grid_bpm"] is None
     audio_90, _, _ = generator(GenerationRequest("c", "A piano piece at 90 BPM.", 1.0), seed=3)
     assert audio_120.shape == audio_90.shape and not np.allclose(audio_120, audio_90)
+
+
+def test_a_clip_is_as_long_as_requested_when_frames_do_not_divide_it(checkpoints):
+    # 500 frames/s: 1.003 s is 501.5 frames; rounding down gave clips short of the request (9.985 s for 10 s at 2048 / 44.1 kHz).
+    generator = Generator(*checkpoints, steps=1, guidance_text=1.0, guidance_structure=0.0)
+    for seconds in (1.0, 1.003, 0.5011):
+        audio, _, _ = generator(GenerationRequest("d", "A piano piece.", seconds), seed=0)
+        assert audio.shape == (1, round(seconds * VAE_CONFIG.sample_rate)), seconds

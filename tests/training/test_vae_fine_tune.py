@@ -74,3 +74,13 @@ def test_a_base_of_another_shape_or_no_base_at_all_is_refused(tmp_path, base_fil
     with pytest.raises(FileNotFoundError, match="vae.pretrained"):
         train_vae(VAE_PARAMS, TRAINER, False, tracks(), tracks(1), RATE, 1, 0, tmp_path / "x.safetensors", tmp_path / "c.csv",
                   steps=0, pretrained=str(tmp_path / "missing.safetensors"))
+
+
+def test_adversarial_fine_tuning_runs_with_the_trainers_gradient_clipping(tmp_path, base_file, monkeypatch):
+    # Lightning refuses gradient_clip_val under manual optimisation; the wrapper clips instead.
+    monkeypatch.chdir(tmp_path)
+    path, base = base_file
+    adversarial = {**VAE_PARAMS, "adversarial": True}
+    tuned, curve, _ = train_vae(adversarial, {**TRAINER, "gradient_clip_val": 1.0}, False, tracks(), tracks(1), RATE, 1, 0,
+                                tmp_path / "vae.safetensors", tmp_path / "c.csv", steps=2, pretrained=str(path))
+    assert not all(torch.equal(tuned.state_dict()[k], v) for k, v in base.state_dict().items())

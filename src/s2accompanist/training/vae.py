@@ -60,11 +60,14 @@ class VAETrainingWrapper(L.LightningModule):
         ema_decay: float | None = None,
         pretrained: str | None = None,
         init_checkpoint: str | None = None,
+        gradient_clip_val: float | None = None,
     ):
         """`distill_weights` maps "melody" / "chord" / "beat" to weights (0 or absent: off);
         `ema_decay` None or 0 disables EMA; `pretrained` is a local stable-audio-tools Oobleck
         .safetensors to start from; `init_checkpoint` a VAE written by `export` (the base a
-        fine-tune starts from). At most one of the two."""
+        fine-tune starts from). At most one of the two. `gradient_clip_val` clips the norm of
+        both optimisers' gradients in adversarial (manual) optimisation, where Lightning refuses to
+        clip itself; without a discriminator the Trainer's own clipping applies and this is unused."""
         super().__init__()
         self.save_hyperparameters()
         self.config = VAEConfig.from_dict(vae_config)
@@ -137,6 +140,7 @@ class VAETrainingWrapper(L.LightningModule):
         critic_loss = discriminator_hinge_loss(self.discriminator(audio), self.discriminator(reconstruction.detach()))
         discriminator_optimizer.zero_grad()
         self.manual_backward(critic_loss)
+        self._clip(discriminator_optimizer)
         discriminator_optimizer.step()
 
         with torch.no_grad():
@@ -147,10 +151,15 @@ class VAETrainingWrapper(L.LightningModule):
         losses["loss"] = losses["loss"] + self.hparams.adversarial_weight * losses["adversarial"] + self.hparams.feature_matching_weight * losses["feature_matching"]
         generator_optimizer.zero_grad()
         self.manual_backward(losses["loss"])
+        self._clip(generator_optimizer)
         generator_optimizer.step()
         losses["discriminator"] = critic_loss
         self._log_losses("train", losses, audio.shape[0])
         return None
+
+    def _clip(self, optimizer) -> None:
+        if self.hparams.gradient_clip_val:
+            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.gradient_clip_val, gradient_clip_algorithm="norm")
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.ema is not None:

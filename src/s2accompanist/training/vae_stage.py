@@ -85,7 +85,10 @@ def train_vae(vae: dict[str, Any], trainer_params: dict[str, Any], distill: bool
                          "set vae.pretrained to a base autoencoder or give the base steps")
     wrapper = VAETrainingWrapper(config, lr=vae["lr"], kl_weight=vae["kl_weight"], waveform_weight=vae["waveform_weight"],
                                  distill_weights=weights, adversarial=vae["adversarial"], ema_decay=vae["ema_decay"] or None,
-                                 pretrained=pretrained, init_checkpoint=init_checkpoint)
+                                 pretrained=pretrained, init_checkpoint=init_checkpoint,
+                                 gradient_clip_val=trainer_params["gradient_clip_val"] if vae["adversarial"] else None)
+    if vae["adversarial"]:  # manual optimisation: the wrapper clips, and Lightning refuses to be asked to
+        trainer_params = {**trainer_params, "gradient_clip_val": 0.0}
     run_dir = run_directory("vae", {"vae": vae, "distill": distill, "seed": seed, "sample_rate": sample_rate, "channels": channels,
                                     "steps": steps, "pretrained": pretrained, "init_checkpoint": init_checkpoint})
     if steps == 0:  # the base used as it is: an empty curve, the starting weights exported
