@@ -28,18 +28,39 @@ def machine() -> str:
             f"{memory_gb:.0f} GiB RAM; Python {record['python']}, torch {record.get('torch')}, {record['os']}")
 
 
+def earlier_sections(report: Path) -> dict[str, str]:
+    """The `## name` sections of an existing perf.md, by name, each with its text up to the next one."""
+    if not report.is_file():
+        return {}
+    parts = report.read_text().split("\n## ")[1:]
+    return {part.split("\n", 1)[0].strip(): "## " + part.rstrip() + "\n" for part in parts}
+
+
 def main(only: list[str]) -> int:
+    """Every benchmark, or with names (e.g. bench_stage_timings) only those: their sections are
+    replaced in the existing reports/perf.md and the others kept as they were measured."""
     os.chdir(REPO)
-    sections = [f"# Performance\n\nWritten by `make bench` on {time.strftime('%Y-%m-%d')}.\n\nMachine: {machine()}\n"]
+    report = REPO / "reports/perf.md"
+    kept = earlier_sections(report) if only else {}
+    earlier = (report.read_text().split("\n## ")[0] if kept else "").strip()
+    header = f"# Performance\n\nWritten by `make bench` on {time.strftime('%Y-%m-%d')}.\n\nMachine: {machine()}\n"
+    if kept:  # the kept sections say where and when they were measured: the earlier header, quoted
+        header = (f"# Performance\n\nSections {', '.join(only)} written by `make bench` on {time.strftime('%Y-%m-%d')} on: "
+                  f"{machine()}\n\nThe other sections are kept from the earlier report, whose header said:\n\n"
+                  + "\n".join("> " + line for line in earlier.splitlines()[2:] if line.strip()) + "\n")
+    sections = [header]
     for path in sorted((REPO / "bench").glob("bench_*.py")):
+        name = path.stem.removeprefix("bench_")
         if only and path.stem not in only:
+            if name in kept:
+                sections.append(kept[name])
             continue
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         print(f"running {path.stem} ...", flush=True)
         rows = module.run()
-        lines = [f"## {path.stem.removeprefix('bench_')}\n", (module.__doc__ or "").strip() + "\n",
+        lines = [f"## {name}\n", (module.__doc__ or "").strip() + "\n",
                  "| measurement | value | unit | note |", "|---|---|---|---|"]
         lines += [f"| {r['name']} | {r['value']} | {r['unit']} | {r.get('note', '')} |" for r in rows]
         sections.append("\n".join(lines) + "\n")
