@@ -58,7 +58,7 @@ def bad_run(smoke_repo, tmp_path_factory):
     refclap = "data/checkpoints/refclap.safetensors"
     (repo / refclap).parent.mkdir(parents=True)
     shutil.copy(smoke_repo / refclap, repo / refclap)
-    for stage in ("curate", "leadsheet", "vae@semantic", "encode@semantic"):
+    for stage in ("curate", "leadsheet", "vae@plain", "vae@semantic", "encode@semantic"):  # semantic fine-tunes plain
         run(["dvc", "repro", "--single-item", stage], repo)
     return repo, inputs
 
