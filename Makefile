@@ -19,6 +19,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export JUPYTER_RUNTIME_DIR := $(abspath $(VENV))/jupyter-runtime
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Matrix products that do not depend on MKL's thread choice (src/s2accompanist/numerics.py).
+export MKL_CBWR ?= AUTO,STRICT
 
 .PHONY: setup repro test bench base-vae gpu-check reliability readme-tables compare drift profile clean-reports help browser
 help:

@@ -209,7 +209,7 @@ def machine() -> dict[str, Any]:
     except ImportError:
         pass
     record["thread_env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                                         "OPENBLAS_CORETYPE", "ATEN_CPU_CAPABILITY") if k in os.environ}
+                                                         "OPENBLAS_CORETYPE", "ATEN_CPU_CAPABILITY", "MKL_CBWR") if k in os.environ}
     return record
 
 

@@ -30,11 +30,14 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from torch.utils.data import DataLoader
 
 from ..io import atomic_path
+from ..numerics import strict_mkl
 from ..progress import progress
 
 
 def seed_everything(seed: int, num_threads: int | None = None) -> None:
-    """Seed Python, numpy and torch, and make CPU kernels deterministic."""
+    """Seed Python, numpy and torch, and make CPU kernels deterministic, within a process (torch's
+    deterministic algorithms) and across processes (MKL's strict mode, numerics.py)."""
+    strict_mkl()
     L.seed_everything(seed, workers=True, verbose=False)
     if num_threads:
         torch.set_num_threads(num_threads)
