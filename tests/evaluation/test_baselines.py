@@ -44,3 +44,15 @@ def test_shuffled_score_is_lower_when_clips_follow_their_prompts():
     shuffled = shuffled_clap_score(audio, text, n_boot=50, seed=0)
     paired = np.mean(np.sum(audio * text, 1) / np.linalg.norm(audio, axis=1) / np.linalg.norm(text, axis=1))
     assert shuffled["value"] < paired - 0.5
+
+
+def test_shuffled_prompts_never_pair_a_clip_with_its_own_songs_prompt():
+    from s2accompanist.evaluation.baselines import derangement
+
+    songs = np.repeat(np.array(["s1", "s2", "s3", "s4", "s5"]), [6, 3, 3, 2, 1])
+    order = derangement(len(songs), seed=3, clusters=songs)
+    assert sorted(order.tolist()) == list(range(len(songs)))
+    assert not np.any(songs[order] == songs)
+    assert np.array_equal(order, derangement(len(songs), seed=3, clusters=songs))
+    with pytest.raises(ValueError, match="one cluster"):
+        derangement(3, seed=0, clusters=np.array(["a", "a", "a"]))

@@ -85,3 +85,19 @@ def test_segment_alignment_interval_is_over_clips():
     assert result["low"] == pytest.approx(0.0) and result["high"] == pytest.approx(1.0)
     one_clip = segment_alignment(audio[:2], captions[:2], ["a", "a"], n_boot=20)
     assert one_clip["low"] == one_clip["high"] == pytest.approx(1.0)
+
+
+def test_precision_tells_a_segmenter_that_cuts_everywhere_from_one_that_follows_the_request():
+    from s2accompanist.evaluation.structure import boundary_detection
+
+    requested = [np.array([[0.0, 4.0], [4.0, 10.0]])] * 4
+    exact = [np.array([[0.0, 4.2], [4.2, 10.0]])] * 4
+    everywhere = [np.array([[float(t), float(t + 1)] for t in range(10)])] * 4
+    follows = boundary_detection(requested, exact, 0.5, n_boot=20, seed=0)
+    cuts = boundary_detection(requested, everywhere, 0.5, n_boot=20, seed=0)
+    assert follows["recall"]["value"] == cuts["recall"]["value"] == 1.0
+    assert follows["precision"]["value"] == 1.0 and np.isclose(cuts["precision"]["value"], 1 / 9)
+    assert np.isclose(cuts["f"]["value"], 2 * (1 / 9) / (1 + 1 / 9)) and follows["n_items"] == 4
+    single = boundary_detection(requested + [np.array([[0.0, 10.0]])], exact + [exact[0]], 0.5, n_boot=5, seed=0,
+                                clusters=["a", "a", "b", "b", "c"])
+    assert single["n_items"] == 4

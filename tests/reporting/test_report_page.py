@@ -33,8 +33,8 @@ def test_structure_table_shows_intervals_and_backend_for_systems_that_have_them(
     assert table.loc[0, "segment_alignment"] == "0.310 [0.290, 0.335]"
     assert table.loc[0, "backend"] == "classical segmentation; refclap"
     markdown = (tmp_path / "structure.md").read_text()
-    assert "| sft-full | 0.625 [0.400, 0.800] | 0.310 [0.290, 0.335] |" in markdown
-    assert "bootstrap over prompts" in markdown
+    assert "| sft-full | 0.625 [0.400, 0.800] | n/a | n/a | 0.310 [0.290, 0.335] |" in markdown
+    assert "bootstrap over held-out songs" in markdown
 
 
 def test_attm_tables_write_structure_and_note_ccs_failures(tmp_path):

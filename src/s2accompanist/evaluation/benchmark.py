@@ -20,10 +20,10 @@ import torch
 from ..audio import load_audio, resample
 from ..generation import GenerationRequest
 from .ccs import ConceptDetector, PromptConceptJudge, concept_coverage
-from .baselines import shuffled_clap_score
+from .baselines import can_pair_across, derangement, shuffled_clap_score
 from .clap_score import clap_score
 from .fad import fad_with_ci
-from .structure import boundary_hit_rate, segment_alignment
+from .structure import boundary_detection, boundary_hit_rate, segment_alignment
 
 
 @dataclass
@@ -136,6 +136,12 @@ def embedder_tag_heads(embedder: Embedder) -> CCSDetector | None:
     return CCSDetector(f"{embedder.name} tag heads", embedder.tag_probabilities)
 
 
+def song_clusters(requests: list[GenerationRequest]) -> np.ndarray:
+    """Each request's cluster for the intervals: its held-out song (`track_id`); a prompt without
+    one (out of distribution, written from tags) is a cluster of its own."""
+    return np.array([str(r.metadata.get("track_id") or f"prompt:{r.id}") for r in requests])
+
+
 def load_clips(folder: Path, ids: list[str], sample_rate: int) -> list[np.ndarray]:
     return [load_audio(folder / f"{item}.wav", sample_rate, 1)[0] for item in ids]
 
@@ -143,7 +149,9 @@ def load_clips(folder: Path, ids: list[str], sample_rate: int) -> list[np.ndarra
 def evaluate_system(name: str, clips: list[np.ndarray], requests: list[GenerationRequest], reference_emb: np.ndarray,
                     embedder: Embedder, ccs_threshold: float, n_boot: int, seed: int,
                     ccs_detector: CCSDetector | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
-    """One row of scores (value, CI, backend per metric) and per-item scores. CCS uses
+    """One row of scores (value, CI, backend per metric) and per-item scores (with each clip's audio
+    embedding, for paired differences of set-level metrics such as FAD). Intervals resample held-out
+    songs (`song_clusters`), not clips: clips of one song are not independent. CCS uses
     `ccs_detector` (from `build_ccs_detector`), or when None the embedder's own tag heads; clips
     the detector could not decide are counted in `ccs_failed` and their reasons kept per item in
     `ccs_failure` (empty where it decided)."""
@@ -151,20 +159,23 @@ def evaluate_system(name: str, clips: list[np.ndarray], requests: list[Generatio
     audio_emb = embedder.embed_audio(clips)
     text_emb = embedder.embed_text([r.prompt for r in requests])
     in_dist = np.array([r.metadata.get("split") == "in_distribution" for r in requests])
-    row: dict[str, Any] = {"system": name, "n_clips": len(clips)}
+    clusters = song_clusters(requests)
+    row: dict[str, Any] = {"system": name, "n_clips": len(clips), "n_songs": len(set(clusters[in_dist]))}
     if in_dist.sum() >= 2 and len(reference_emb) >= 2:
-        fad = fad_with_ci(audio_emb[in_dist], reference_emb, n_boot, seed)
+        fad = fad_with_ci(audio_emb[in_dist], reference_emb, n_boot, seed, eval_clusters=clusters[in_dist])
         row.update(fad_clap=fad["value"], fad_clap_low=fad["low"], fad_clap_high=fad["high"])
-    clap = clap_score(audio_emb, text_emb, n_boot, seed)
+    clap = clap_score(audio_emb, text_emb, n_boot, seed, clusters=clusters)
     row.update(clap_score=clap["value"], clap_score_low=clap["low"], clap_score_high=clap["high"])
-    if len(requests) >= 2:  # what the same clips score against other items' prompts: the prompt-following floor
-        shuffled = shuffled_clap_score(audio_emb, text_emb, n_boot, seed)
+    if can_pair_across(clusters):  # the same clips against other songs' prompts: the prompt-following floor
+        shuffled = shuffled_clap_score(audio_emb, text_emb, n_boot, seed, clusters=clusters)
         row.update(clap_score_shuffled=shuffled["value"], clap_score_shuffled_low=shuffled["low"],
                    clap_score_shuffled_high=shuffled["high"])
-    per_item = pd.DataFrame({"system": name, "id": [r.id for r in requests], "clap": clap["per_item"],
-                             "split": [r.metadata.get("split", "") for r in requests]})
+    per_item = pd.DataFrame({"system": name, "id": [r.id for r in requests], "song": clusters, "clap": clap["per_item"],
+                             "split": [r.metadata.get("split", "") for r in requests],
+                             "audio_embedding": list(np.asarray(audio_emb, dtype=np.float32))})
     if detector is not None:
-        ccs = concept_coverage([r.prompt for r in requests], clips, detector.detect, ccs_threshold, n_boot, seed)
+        ccs = concept_coverage([r.prompt for r in requests], clips, detector.detect, ccs_threshold, n_boot, seed,
+                               clusters=clusters)
         row.update(ccs=ccs["value"], ccs_low=ccs["low"], ccs_high=ccs["high"], ccs_excluded=ccs["n_excluded"],
                    ccs_failed=ccs["n_failed"])
         row.update({f"ccs_{family.replace('/', '_')}": value for family, value in (ccs["per_family"] or {}).items()})
@@ -179,13 +190,14 @@ def structure_scores(clips: list[np.ndarray], requests: list[GenerationRequest],
                      sample_rate: int, n_boot: int = 1000, seed: int = 0) -> dict[str, float]:
     """Boundary hit rate (classical segmentation of the clip vs requested sections, 0.5 s) and
     segment alignment (each requested span's audio against its own caption), each with a
-    bootstrap interval over the structured prompts (`<metric>_low` / `<metric>_high`)."""
+    bootstrap interval over the structured prompts' songs (`<metric>_low` / `<metric>_high`)."""
     from ..curation.segmentation import segment_track
 
-    requested, estimated, span_audio, span_captions, span_items = [], [], [], [], []
-    for clip, request in zip(clips, requests):
+    requested, estimated, span_audio, span_captions, span_items, songs = [], [], [], [], [], []
+    for clip, request, song in zip(clips, requests, song_clusters(requests)):
         if len(request.segments) < 2:
             continue
+        songs.append(song)
         requested.append(np.array([[s.start_s, s.end_s] for s in request.segments]))
         estimated.append(np.array([[s.start_s, s.end_s] for s in segment_track(clip, sample_rate, min_segment_s=2.0)]))
         for segment in request.segments:
@@ -194,10 +206,19 @@ def structure_scores(clips: list[np.ndarray], requests: list[GenerationRequest],
             span_items.append(request.id)
     if not requested:
         return {}
-    hits = boundary_hit_rate(requested, estimated, tolerance=0.5, n_boot=n_boot, seed=seed)
+    hits = boundary_hit_rate(requested, estimated, tolerance=0.5, n_boot=n_boot, seed=seed, clusters=songs)
+    item_songs = {r.id: song for r, song in zip(requests, song_clusters(requests))}
     alignment = segment_alignment(embedder.embed_audio(span_audio), embedder.embed_text(span_captions), span_items,
-                                  n_boot=n_boot, seed=seed)
-    return {"boundary_hit_rate": hits["value"], "boundary_hit_rate_low": hits["low"], "boundary_hit_rate_high": hits["high"],
+                                  n_boot=n_boot, seed=seed, item_clusters=item_songs)
+    detection = boundary_detection(requested, estimated, tolerance=0.5, n_boot=n_boot, seed=seed, clusters=songs)
+    # Chance: the same clips' boundaries scored against the layout another song's prompt asked for.
+    chance = (boundary_detection([requested[j] for j in derangement(len(requested), seed, songs)], estimated, 0.5, 1, seed)
+              if can_pair_across(songs) else None)
+    boundaries = {f"boundary_{name}{suffix}": detection[name][key] for name in ("precision", "f")
+                  for suffix, key in (("", "value"), ("_low", "low"), ("_high", "high"))}
+    if chance is not None:
+        boundaries.update(boundary_hit_rate_chance=chance["recall"]["value"], boundary_f_chance=chance["f"]["value"])
+    return {**boundaries, "boundary_hit_rate": hits["value"], "boundary_hit_rate_low": hits["low"], "boundary_hit_rate_high": hits["high"],
             "segment_alignment": alignment["value"], "segment_alignment_low": alignment["low"],
             "segment_alignment_high": alignment["high"], "own_caption_rate": alignment["own_caption_rate"],
             "own_caption_chance": alignment["own_caption_chance"],

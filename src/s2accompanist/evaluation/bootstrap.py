@@ -1,13 +1,16 @@
 """Percentile bootstrap over evaluation items, shared by FAD, CLAP score, CCS and structure metrics.
 
 Every metric resamples *items* (clips, prompts) with replacement, recomputes itself on the
-resample, and reports the central `ci` interval of the resampled values. One seeded generator
+resample, and reports the central `ci` interval of the resampled values. Where items come in
+clusters (clips cut from one held-out song share its tempo, key and timbre) `clusters` names each
+item's cluster and whole clusters are drawn instead: resampling clips as if independent makes the
+interval too narrow (tests/evaluation/test_bootstrap.py measures by how much). One seeded generator
 per call keeps intervals identical across runs with the same seed.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -25,22 +28,41 @@ def bootstrap_interval(
     n_boot: int,
     seed: int,
     ci: float = 0.95,
+    clusters: Sequence | np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile interval of `statistic(indices)` over `n_boot` resamples of range(n_items)."""
+    """Percentile interval of `statistic(indices)` over `n_boot` resamples of range(n_items).
+
+    With `clusters` (one label per item) each resample draws the clusters with replacement, as
+    many as there are, and hands `statistic` the indices of every item of the drawn clusters."""
     check_bootstrap_args(n_boot, ci)
     rng = np.random.default_rng(seed)
-    values = np.array([statistic(rng.integers(0, n_items, size=n_items)) for _ in range(n_boot)])
+    if clusters is None:
+        values = np.array([statistic(rng.integers(0, n_items, size=n_items)) for _ in range(n_boot)])
+    else:
+        members = cluster_members(clusters, n_items)
+        values = np.array([statistic(np.concatenate([members[c] for c in rng.integers(0, len(members), size=len(members))]))
+                           for _ in range(n_boot)])
     tail = (1.0 - ci) / 2.0 * 100.0
     low, high = np.percentile(values, [tail, 100.0 - tail])
     return float(low), float(high)
 
 
-def mean_with_ci(per_item: np.ndarray, n_boot: int, seed: int, ci: float = 0.95) -> dict:
-    """Mean of per-item scores with a percentile-bootstrap interval over items."""
+def cluster_members(clusters: Sequence | np.ndarray, n_items: int) -> list[np.ndarray]:
+    """Item indices of each cluster, clusters in order of first appearance (a reproducible draw)."""
+    clusters = np.asarray(clusters)
+    if clusters.shape != (n_items,):
+        raise ValueError(f"clusters has shape {clusters.shape}; give one cluster label per item ({n_items})")
+    _, first, inverse = np.unique(clusters, return_index=True, return_inverse=True)
+    return [np.flatnonzero(inverse == group) for group in np.argsort(first)]
+
+
+def mean_with_ci(per_item: np.ndarray, n_boot: int, seed: int, ci: float = 0.95,
+                 clusters: Sequence | np.ndarray | None = None) -> dict:
+    """Mean of per-item scores with a percentile-bootstrap interval over items, or over `clusters`."""
     per_item = np.asarray(per_item, dtype=np.float64)
     if per_item.ndim != 1 or per_item.size == 0:
         raise ValueError(f"per-item scores must be a non-empty 1-D array, got shape {per_item.shape}")
-    low, high = bootstrap_interval(lambda idx: float(per_item[idx].mean()), per_item.size, n_boot, seed, ci)
+    low, high = bootstrap_interval(lambda idx: float(per_item[idx].mean()), per_item.size, n_boot, seed, ci, clusters)
     return {"value": float(per_item.mean()), "low": low, "high": high, "n_boot": int(n_boot), "ci": float(ci)}
 
 

@@ -79,8 +79,10 @@ def coverage_table(prompt_concepts: Sequence[dict[str, list[str]]], detections: 
     return pd.DataFrame(rows, columns=["item", "family", "tag", "detected"]).astype({"detected": bool})
 
 
-def summarise_coverage(table: pd.DataFrame, n_items: int, n_boot: int, seed: int, ci: float = 0.95) -> dict:
-    """CCS, its interval, per-family CCS and the count of items without concepts, from `coverage_table`."""
+def summarise_coverage(table: pd.DataFrame, n_items: int, n_boot: int, seed: int, ci: float = 0.95,
+                       clusters: Sequence | None = None) -> dict:
+    """CCS, its interval, per-family CCS and the count of items without concepts, from `coverage_table`.
+    `clusters` (one label per item number in `table`) resamples clusters for the interval."""
     if table.empty:
         raise ValueError(f"none of the {n_items} prompts names a genre, instrument or mood concept; CCS is undefined")
     per_item = table.groupby("item")["detected"].mean()
@@ -89,7 +91,8 @@ def summarise_coverage(table: pd.DataFrame, n_items: int, n_boot: int, seed: int
         for family, group in ((family, table[table["family"] == family]) for family in FAMILIES)
     }
     return {
-        **mean_with_ci(per_item.to_numpy(dtype=np.float64), n_boot, seed, ci),
+        **mean_with_ci(per_item.to_numpy(dtype=np.float64), n_boot, seed, ci,
+                       None if clusters is None else np.asarray(clusters)[per_item.index.to_numpy(dtype=np.int64)]),
         "per_family": per_family,
         "n_items": int(per_item.size),
         "n_excluded": int(n_items - per_item.size),
@@ -105,8 +108,9 @@ def concept_coverage(
     seed: int = 0,
     ci: float = 0.95,
     vocabulary: ConceptVocabulary | None = None,
+    clusters: Sequence | None = None,
 ) -> dict:
-    """CCS of clips against their prompts.
+    """CCS of clips against their prompts (interval over items, or over `clusters`, one label per prompt).
 
     Returns {"value", "low", "high", "n_boot", "ci", "per_family", "n_items", "n_excluded",
     "n_failed", "per_concept", "failures"}; `per_concept` is the `coverage_table` frame of the
@@ -142,6 +146,6 @@ def concept_coverage(
     table = coverage_table([prompt_concepts[item] for item in scored_items], detections)
     # coverage_table numbers the scored items 0..k-1; report positions in `prompts` instead.
     table["item"] = np.asarray(scored_items, dtype=np.int64)[table["item"].to_numpy(dtype=np.int64)]
-    summary = summarise_coverage(table, len(scored_items), n_boot, seed, ci)
+    summary = summarise_coverage(table, len(scored_items), n_boot, seed, ci, clusters)
     failed = pd.DataFrame(failures, columns=["item", "reason"]).astype({"item": np.int64})
     return {**summary, "n_failed": len(failures), "per_concept": table, "failures": failed}

@@ -37,11 +37,12 @@ def paired_cosine(audio_emb: np.ndarray, text_emb: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", audio_unit, text_unit)
 
 
-def clap_score(audio_emb: np.ndarray, text_emb: np.ndarray, n_boot: int, seed: int, ci: float = 0.95) -> dict:
-    """Mean paired cosine with its bootstrap interval.
+def clap_score(audio_emb: np.ndarray, text_emb: np.ndarray, n_boot: int, seed: int, ci: float = 0.95,
+               clusters=None) -> dict:
+    """Mean paired cosine with its bootstrap interval (over items, or over `clusters`, e.g. songs).
 
     Returns {"value", "low", "high", "n_boot", "ci", "per_item"}; `per_item` is the (n,) array
     of cosines in input order, for per-prompt tables and listening pages.
     """
     per_item = paired_cosine(audio_emb, text_emb)
-    return {**mean_with_ci(per_item, n_boot, seed, ci), "per_item": per_item}
+    return {**mean_with_ci(per_item, n_boot, seed, ci, clusters), "per_item": per_item}

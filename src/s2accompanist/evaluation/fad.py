@@ -102,12 +102,14 @@ def fad_with_ci(
     seed: int,
     ci: float = 0.95,
     eval_clip_ids: Sequence | None = None,
+    eval_clusters: Sequence | None = None,
 ) -> dict:
     """FAD with a percentile-bootstrap interval from resampling evaluation clips.
 
     The reference set stays fixed (it plays the role of the challenge's reference statistics).
     Rows of `emb_eval` are clips unless `eval_clip_ids` says which rows belong to one clip
     (an embedder emitting several windows per clip); then whole clips are resampled together.
+    `eval_clusters` (one label per clip, e.g. its song) resamples whole clusters of clips instead.
     Returns {"value", "low", "high", "n_boot", "ci"}.
     """
     emb_ref = check_embeddings(emb_ref, "reference embeddings")
@@ -125,7 +127,7 @@ def fad_with_ci(
         rows = np.concatenate([clip_rows[i] for i in clip_indices])
         return frechet_distance_from_stats(mu_ref, cov_ref, *embedding_statistics(emb_eval[rows]))
 
-    low, high = bootstrap_interval(resampled_fad, len(clip_rows), n_boot, seed, ci)
+    low, high = bootstrap_interval(resampled_fad, len(clip_rows), n_boot, seed, ci, eval_clusters)
     return {"value": value, "low": low, "high": high, "n_boot": int(n_boot), "ci": float(ci)}
 
 

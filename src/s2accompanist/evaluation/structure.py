@@ -9,7 +9,8 @@ Two views:
   closer to its own caption than to the other captions of the same clip.
 
 Both carry a percentile-bootstrap interval over clips (evaluation/bootstrap.py), like FAD, CLAP
-score and CCS: the clip, not the boundary or the segment, is the unit that was sampled.
+score and CCS: the clip, not the boundary or the segment, is the unit that was sampled; or, given
+each clip's cluster (its song), over clusters.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ def boundary_hit_rate(
     n_boot: int = 1000,
     seed: int = 0,
     ci: float = 0.95,
+    clusters: Sequence | None = None,
 ) -> dict:
     """Share of requested boundaries with an estimated boundary within +-`tolerance` seconds.
 
     Each item gives (k, 2) arrays of segment [start, end] times in seconds. Items whose request
     has a single segment have no boundary to hit: they are left out and counted in `n_excluded`.
     Returns {"value" (hits pooled over all requested boundaries), "low", "high" (bootstrap over
-    scored items, each resample pooled the same way), "n_boot", "ci", "n_boundaries", "n_hits",
+    scored items, or over `clusters`, one label per item; each resample pooled the same way), "n_boot", "ci", "n_boundaries", "n_hits",
     "n_items", "n_excluded", "per_item" (recall per item, NaN where excluded)}.
     """
     if len(requested_intervals) != len(estimated_intervals):
@@ -53,7 +55,7 @@ def boundary_hit_rate(
     if tolerance <= 0:
         raise ValueError(f"tolerance must be positive seconds, got {tolerance!r}; MIREX reports 0.5 and 3.0")
     per_item = np.full(len(requested_intervals), np.nan)
-    item_hits, item_boundaries = [], []
+    item_hits, item_boundaries, scored = [], [], []
     for item, (requested, estimated) in enumerate(zip(requested_intervals, estimated_intervals)):
         requested = _check_intervals(requested, f"requested intervals of item {item}")
         estimated = _check_intervals(estimated, f"estimated intervals of item {item}")
@@ -64,12 +66,13 @@ def boundary_hit_rate(
         per_item[item] = hits / n_requested
         item_hits.append(hits)
         item_boundaries.append(n_requested)
+        scored.append(item)
     if not item_boundaries:
         raise ValueError("no item requests more than one segment; the boundary hit rate is undefined")
     hits_of, boundaries_of = np.array(item_hits), np.array(item_boundaries)
     # Pooled, not averaged per item: a clip asking for five changes weighs more than one asking for one.
     low, high = bootstrap_interval(lambda idx: hits_of[idx].sum() / boundaries_of[idx].sum(), len(item_boundaries),
-                                   n_boot, seed, ci)
+                                   n_boot, seed, ci, None if clusters is None else np.asarray(clusters)[scored])
     n_items = int(np.isfinite(per_item).sum())
     return {
         "value": float(hits_of.sum() / boundaries_of.sum()),
@@ -85,8 +88,50 @@ def boundary_hit_rate(
     }
 
 
+def boundary_detection(
+    requested_intervals: Sequence[np.ndarray],
+    estimated_intervals: Sequence[np.ndarray],
+    tolerance: float = 0.5,
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    clusters: Sequence | None = None,
+) -> dict:
+    """Boundary precision, recall and F (mir_eval's one-to-one matching within +-`tolerance` s),
+    hits pooled over items; recall alone rewards a segmenter that cuts everywhere, precision says
+    how many of the clip's changes were asked for. Items requesting one segment are left out.
+    Returns {"precision", "recall", "f"} each as {"value", "low", "high"} (bootstrap over items or
+    `clusters`), and "n_items"."""
+    hits, n_requested, n_estimated, scored = [], [], [], []
+    for item, (requested, estimated) in enumerate(zip(requested_intervals, estimated_intervals)):
+        requested = _check_intervals(requested, f"requested intervals of item {item}")
+        estimated = _check_intervals(estimated, f"estimated intervals of item {item}")
+        wanted = interior_boundaries(requested).size
+        if wanted == 0:
+            continue
+        hits.append(_hits(requested, estimated, tolerance, wanted))
+        n_requested.append(wanted)
+        n_estimated.append(interior_boundaries(estimated).size)
+        scored.append(item)
+    if not scored:
+        raise ValueError("no item requests more than one segment; boundary precision and recall are undefined")
+    hits, n_requested, n_estimated = np.array(hits), np.array(n_requested), np.array(n_estimated)
+
+    def scores(idx: np.ndarray) -> tuple[float, float, float]:
+        precision = hits[idx].sum() / max(n_estimated[idx].sum(), 1)
+        recall = hits[idx].sum() / n_requested[idx].sum()
+        return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+
+    item_clusters = None if clusters is None else np.asarray(clusters)[scored]
+    result = {"n_items": len(scored)}
+    for position, name in enumerate(("precision", "recall", "f")):
+        low, high = bootstrap_interval(lambda idx: scores(idx)[position], len(scored), n_boot, seed, ci, item_clusters)
+        result[name] = {"value": float(scores(np.arange(len(scored)))[position]), "low": low, "high": high}
+    return result
+
+
 def segment_alignment(audio_emb: np.ndarray, caption_emb: np.ndarray, item_ids: Sequence,
-                      n_boot: int = 1000, seed: int = 0, ci: float = 0.95) -> dict:
+                      n_boot: int = 1000, seed: int = 0, ci: float = 0.95, item_clusters: dict | None = None) -> dict:
     """Per-segment audio-caption cosine, averaged within each clip and then over clips.
 
     Row i of `audio_emb` is segment i's audio, row i of `caption_emb` its caption, `item_ids[i]`
@@ -94,7 +139,7 @@ def segment_alignment(audio_emb: np.ndarray, caption_emb: np.ndarray, item_ids: 
     whose audio is most similar to its own caption among that clip's captions (None when no clip
     has two); `own_caption_chance` is that share when the best caption is a random pick (1/k for a
     segment of a clip with k segments, averaged alike). Returns {"value", "low", "high" (bootstrap
-    over clips), "n_boot", "ci", "own_caption_rate", "own_caption_chance", "per_item" (Series
+    over clips, or over the clusters `item_clusters` maps item ids to), "n_boot", "ci", "own_caption_rate", "own_caption_chance", "per_item" (Series
     indexed by item id)}.
     """
     cosines = paired_cosine(audio_emb, caption_emb)
@@ -114,7 +159,8 @@ def segment_alignment(audio_emb: np.ndarray, caption_emb: np.ndarray, item_ids: 
         own_best.extend(np.argmax(similarity, axis=1) == np.arange(rows.size))
         chance.extend([1.0 / rows.size] * rows.size)
     return {
-        **mean_with_ci(per_item.to_numpy(dtype=np.float64), n_boot, seed, ci),
+        **mean_with_ci(per_item.to_numpy(dtype=np.float64), n_boot, seed, ci,
+                       None if item_clusters is None else [item_clusters[item] for item in per_item.index]),
         "own_caption_rate": float(np.mean(own_best)) if own_best else None,
         "own_caption_chance": float(np.mean(chance)) if chance else None,
         "per_item": per_item,

@@ -30,10 +30,12 @@ ABLATION_ROWS = (
     ("pretrain + SFT on top-20% graded data", "sft-full", "the full model after SFT on the selected segments"),
 )
 METRICS = ("fad_clap", "clap_score", "ccs")
-STRUCTURE_METRICS = ("boundary_hit_rate", "segment_alignment")
+STRUCTURE_METRICS = ("boundary_hit_rate", "boundary_precision", "boundary_f", "segment_alignment")
+STRUCTURE_CHANCES = ("boundary_hit_rate_chance", "boundary_f_chance")
 # Tables shown first on the listening page, in this order; any other table follows by name.
-PAGE_TABLE_ORDER = ("musicality", "musicality_paired", "attm", "structure", "ablations")
+PAGE_TABLE_ORDER = ("musicality", "musicality_paired", "ablation_paired", "attm", "structure", "ablations")
 SPECTROGRAM_RATE = 16_000
+SONG_INTERVALS = "Intervals: 95 % percentile bootstrap over held-out songs (a song's clips are drawn together; an out-of-distribution prompt is its own cluster)."
 
 
 def resource_csv(name: str) -> Path:
@@ -53,6 +55,7 @@ def attm_tables(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
 
     ours = scores[~scores["system"].map(is_baseline) & ~scores["system"].str.startswith("reference audio")].copy()
     table = attm_table(ours, load_reported(resource_csv("attm_reported.csv"), "official"))
+    table.attrs["note"] += " Our intervals: 95 % percentile bootstrap over held-out songs (a song's clips drawn together)."
     failed = int(ours["ccs_failed"].fillna(0).sum()) if "ccs_failed" in ours else 0
     if failed:
         table.attrs["note"] += (f" CCS leaves out {failed} clip(s) whose judge answer could not be read; the reasons are "
@@ -73,21 +76,24 @@ def structure_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
         rows.append({
             "system": row["system"],
             **{metric: _formatted(row, metric) for metric in STRUCTURE_METRICS},
+            **{chance: None if pd.isna(row.get(chance)) else round(float(row[chance]), 3) for chance in STRUCTURE_CHANCES},
             "own_caption_rate": row.get("own_caption_rate"),
             "own_caption_chance": row.get("own_caption_chance"),
             "structured_prompts": None if pd.isna(row.get("structured_prompts")) else int(row["structured_prompts"]),
             "backend": row.get("structure_backend", "n/a"),
         })
-    table = pd.DataFrame(rows, columns=["system", *STRUCTURE_METRICS, "own_caption_rate", "own_caption_chance",
+    table = pd.DataFrame(rows, columns=["system", *STRUCTURE_METRICS, *STRUCTURE_CHANCES, "own_caption_rate", "own_caption_chance",
                                         "structured_prompts", "backend"])
     write_table(table, out_dir / "structure", "Structure control: requested sections against what the clips do (measured)",
-                note="Boundary hit rate: share of requested section changes found by classical segmentation within 0.5 s, "
-                     "pooled over prompts. Segment alignment: cosine of each requested span's audio with its own caption, "
+                note="Boundary hit rate (recall): share of requested section changes found by classical segmentation within "
+                     "0.5 s, pooled over prompts; precision: share of the changes found that were requested; F: their harmonic "
+                     "mean. Their chance levels (_chance) score the same clips against the layout another song's prompt asked "
+                     "for: a segmenter that cuts everywhere has high recall at chance too. Segment alignment: cosine of each requested span's audio with its own caption, "
                      "averaged per prompt then over prompts. Own-caption rate: share of spans closer to their own caption than "
                      "to the clip's other section captions; chance is that share for a random pick. The reference audio row "
                      "scores the held-out songs themselves against their true sections, for scale: what this segmenter and "
                      "embedder find in real music (not a ceiling: generated changes can be more abrupt than real ones). "
-                     "Intervals: 95 % percentile bootstrap over prompts.")
+                     + SONG_INTERVALS)
     return table
 
 
@@ -155,7 +161,7 @@ def baselines_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
     write_table(table, out_dir / "baselines", "Trained systems against honest baselines (measured)",
                 note="untrained: the DiT at its initial weights, sampled like the others; baseline: shaped noise is random-phase "
                      "noise with the reference clips' mean magnitude spectrum and loudness. clap_score_shuffled pairs each clip "
-                     "with another item's prompt. Intervals: 95 % percentile bootstrap over clips.")
+                     "with a prompt of another song. " + SONG_INTERVALS)
     return table
 
 
@@ -174,7 +180,33 @@ def ablation_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     write_table(table, out_dir / "ablations", "Ablations: ours (measured) beside the S2Accompanist paper's (reported)",
                 note="Reported values: the paper's internal evaluation set, not the challenge set; ours: this repository's "
-                     "prompt set and embedder named in the backend column. The two are not on the same scale.")
+                     "prompt set and embedder named in the backend column. The two are not on the same scale. Our rows are "
+                     "the closest variants we train, not a cumulative chain: the first two differ in the VAE and in structure "
+                     "at once. ablation_paired reads each factor alone, as a paired difference. " + SONG_INTERVALS)
+    return table
+
+
+ABLATION_METRIC_LABELS = {"fad_clap": "FAD (lower is better)", "clap_score": "CLAP score", "ccs": "CCS", "tempo_kept": "tempo kept"}
+
+
+def ablation_paired_table(evaluation_dir: Path, out_dir: Path, backend: str) -> pd.DataFrame | None:
+    """ablation_paired.{md,csv,tex}: each factor as sft-full minus the variant without it, on the same
+    prompts, with song-clustered intervals and a verdict. None when the evaluate stage wrote none."""
+    path = evaluation_dir / "ablation_paired.parquet"
+    paired = pd.read_parquet(path) if path.is_file() else pd.DataFrame()
+    if paired.empty:
+        return None
+    table = pd.DataFrame({
+        "factor": paired["factor"], "metric": paired["metric"].map(ABLATION_METRIC_LABELS),
+        "without": [f"{s}: {v:.3f}" for s, v in zip(paired["without"], paired["without_value"])],
+        "with": [f"{s}: {v:.3f}" for s, v in zip(paired["with"], paired["with_value"])],
+        "with minus without": [format_with_ci(v, lo, hi) for v, lo, hi in zip(paired["difference"], paired["low"], paired["high"])],
+        "verdict": paired["verdict"], "clips / songs": [f"{n} / {k}" for n, k in zip(paired["n"], paired["n_songs"])]})
+    write_table(table, out_dir / "ablation_paired", "One factor at a time: paired differences between variants that differ in it alone (measured)",
+                note="Each row compares two systems that differ in that factor only, on the same prompts: per prompt for CLAP "
+                     "score, CCS and tempo kept; FAD of both systems recomputed on the same resampled songs. 95 % bootstrap over "
+                     "held-out songs; 'not separable': the interval contains 0. The last factor, all training, gives the scale. "
+                     f"FAD, CLAP score and CCS: {backend}; tempo: the musicality table's tracker.")
     return table
 
 

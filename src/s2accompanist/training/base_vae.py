@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from ..checkpoints import file_sha256
 from ..io import atomic_path, write_json
 from ..models.oobleck_import import to_oobleck_state_dict
 from ..params import load_params
+from ..results import machine
 from .vae_stage import load_track_audio, reconstruction_metrics, train_vae
 
 DEFAULT_OUT = Path("data/base/vae-base.safetensors")
@@ -89,7 +89,7 @@ def train_base_vae(out: Path, n_songs: int, corpus_seed: int, steps: int, thread
         "held_out_reconstruction": reconstruction_metrics(model, splits["test"] or splits["valid"], chunk_frames),
         "final_train_loss": next((row["train/loss"] for row in reversed(curve) if not math.isnan(row["train/loss"])), None),
         "wall_s": round(time.perf_counter() - started, 1),
-        "machine": {"processor": platform.processor() or platform.machine(), "threads": threads, "torch": torch.__version__},
+        "machine": {**machine(), "threads": threads},
         "command": f"python -m s2accompanist.training.base_vae --songs {n_songs} --corpus-seed {corpus_seed} --steps {steps} --threads {threads}",
     }
     out.parent.mkdir(parents=True, exist_ok=True)
