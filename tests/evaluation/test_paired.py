@@ -31,7 +31,7 @@ def test_a_factor_that_moves_the_clips_is_separable_and_a_null_one_is_not():
 
     same = ablation_differences(pd.concat([per_item("without", base, clap, songs), per_item("with", base, clap, songs)]),
                                 reference, 200, 0, factors=FACTORS)
-    assert (same["difference"] == 0).all() and (same["verdict"] == "not separable").all()
+    assert (same["difference"] == 0).all() and (same["verdict"] == "no difference").all()
 
 
 def test_missing_systems_are_skipped_and_fad_pairs_the_same_songs():
@@ -49,3 +49,4 @@ def test_verdict_reads_the_direction_of_the_metric():
     assert verdict(-0.1, -0.2, -0.05, direction=-1) == "better"  # FAD fell
     assert verdict(-0.1, -0.2, -0.05, direction=1) == "worse"
     assert verdict(0.1, -0.01, 0.2, direction=1) == "not separable"
+    assert verdict(-1e-9, -2e-9, -1e-10, direction=-1) == "no difference"

@@ -41,7 +41,13 @@ def fad_difference(with_emb: np.ndarray, without_emb: np.ndarray, reference_emb:
             "n_clusters": len(set(songs))}
 
 
+# Differences below this are rounding, not a model's doing (two variants can sample the same clips).
+ROUNDING = 1e-6
+
+
 def verdict(difference: float, low: float, high: float, direction: int) -> str:
+    if max(abs(low), abs(high)) < ROUNDING:
+        return "no difference"
     if low <= 0.0 <= high:
         return "not separable"
     return "better" if difference * direction > 0 else "worse"

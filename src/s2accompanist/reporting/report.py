@@ -205,7 +205,7 @@ def ablation_paired_table(evaluation_dir: Path, out_dir: Path, backend: str) -> 
     write_table(table, out_dir / "ablation_paired", "One factor at a time: paired differences between variants that differ in it alone (measured)",
                 note="Each row compares two systems that differ in that factor only, on the same prompts: per prompt for CLAP "
                      "score, CCS and tempo kept; FAD of both systems recomputed on the same resampled songs. 95 % bootstrap over "
-                     "held-out songs; 'not separable': the interval contains 0. The last factor, all training, gives the scale. "
+                     "held-out songs; 'not separable': the interval contains 0; 'no difference': both systems scored alike to 1e-6. The last factor, all training, gives the scale. "
                      f"FAD, CLAP score and CCS: {backend}; tempo: the musicality table's tracker.")
     return table
 
