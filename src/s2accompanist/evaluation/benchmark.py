@@ -22,7 +22,7 @@ from ..generation import GenerationRequest
 from .ccs import ConceptDetector, PromptConceptJudge, concept_coverage
 from .baselines import can_pair_across, derangement, shuffled_clap_score
 from .clap_score import clap_score
-from .fad import fad_with_ci
+from .fad import fad_infinity, fad_with_ci
 from .structure import boundary_detection, boundary_hit_rate, segment_alignment
 
 
@@ -164,6 +164,11 @@ def evaluate_system(name: str, clips: list[np.ndarray], requests: list[Generatio
     if in_dist.sum() >= 2 and len(reference_emb) >= 2:
         fad = fad_with_ci(audio_emb[in_dist], reference_emb, n_boot, seed, eval_clusters=clusters[in_dist])
         row.update(fad_clap=fad["value"], fad_clap_low=fad["low"], fad_clap_high=fad["high"])
+        # The same embeddings without the small-sample bias, where there are clips enough to extrapolate
+        # (fad.fad_infinity); NaN otherwise, with the counts that say why.
+        infinity = fad_infinity(audio_emb[in_dist], reference_emb, seed)
+        row.update(fad_clap_inf=infinity["value"] if infinity["reliable"] else float("nan"),
+                   fad_n_eval=infinity["n_eval"], fad_n_ref=infinity["n_ref"], embedding_dims=infinity["dims"])
     clap = clap_score(audio_emb, text_emb, n_boot, seed, clusters=clusters)
     row.update(clap_score=clap["value"], clap_score_low=clap["low"], clap_score_high=clap["high"])
     if can_pair_across(clusters):  # the same clips against other songs' prompts: the prompt-following floor

@@ -22,6 +22,31 @@ def check_bootstrap_args(n_boot: int, ci: float) -> None:
         raise ValueError(f"ci must lie strictly between 0 and 1, got {ci!r}; use e.g. 0.95")
 
 
+def bootstrap_values(
+    statistic: Callable[[np.ndarray], float],
+    n_items: int,
+    n_boot: int,
+    seed: int,
+    clusters: Sequence | np.ndarray | None = None,
+) -> np.ndarray:
+    """`statistic(indices)` on each of `n_boot` resamples of range(n_items) with replacement.
+
+    With `clusters` (one label per item) each resample draws the clusters with replacement, as
+    many as there are, and hands `statistic` the indices of every item of the drawn clusters."""
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        return np.array([statistic(rng.integers(0, n_items, size=n_items)) for _ in range(n_boot)])
+    members = cluster_members(clusters, n_items)
+    return np.array([statistic(np.concatenate([members[c] for c in rng.integers(0, len(members), size=len(members))]))
+                     for _ in range(n_boot)])
+
+
+def percentile_interval(values: np.ndarray, ci: float) -> tuple[float, float]:
+    tail = (1.0 - ci) / 2.0 * 100.0
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
 def bootstrap_interval(
     statistic: Callable[[np.ndarray], float],
     n_items: int,
@@ -30,21 +55,9 @@ def bootstrap_interval(
     ci: float = 0.95,
     clusters: Sequence | np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile interval of `statistic(indices)` over `n_boot` resamples of range(n_items).
-
-    With `clusters` (one label per item) each resample draws the clusters with replacement, as
-    many as there are, and hands `statistic` the indices of every item of the drawn clusters."""
+    """Percentile interval of `statistic(indices)` over `n_boot` resamples (`bootstrap_values`)."""
     check_bootstrap_args(n_boot, ci)
-    rng = np.random.default_rng(seed)
-    if clusters is None:
-        values = np.array([statistic(rng.integers(0, n_items, size=n_items)) for _ in range(n_boot)])
-    else:
-        members = cluster_members(clusters, n_items)
-        values = np.array([statistic(np.concatenate([members[c] for c in rng.integers(0, len(members), size=len(members))]))
-                           for _ in range(n_boot)])
-    tail = (1.0 - ci) / 2.0 * 100.0
-    low, high = np.percentile(values, [tail, 100.0 - tail])
-    return float(low), float(high)
+    return percentile_interval(bootstrap_values(statistic, n_items, n_boot, seed, clusters), ci)
 
 
 def cluster_members(clusters: Sequence | np.ndarray, n_items: int) -> list[np.ndarray]:

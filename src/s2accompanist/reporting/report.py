@@ -33,7 +33,7 @@ METRICS = ("fad_clap", "clap_score", "ccs")
 STRUCTURE_METRICS = ("boundary_hit_rate", "boundary_precision", "boundary_f", "segment_alignment")
 STRUCTURE_CHANCES = ("boundary_hit_rate_chance", "boundary_f_chance")
 # Tables shown first on the listening page, in this order; any other table follows by name.
-PAGE_TABLE_ORDER = ("musicality", "musicality_paired", "ablation_paired", "attm", "structure", "ablations")
+PAGE_TABLE_ORDER = ("musicality", "musicality_paired", "ablation_paired", "attm", "fad_scale", "structure", "ablations")
 SPECTROGRAM_RATE = 16_000
 SONG_INTERVALS = "Intervals: 95 % percentile bootstrap over held-out songs (a song's clips are drawn together; an out-of-distribution prompt is its own cluster)."
 
@@ -162,6 +162,47 @@ def baselines_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
                 note="untrained: the DiT at its initial weights, sampled like the others; baseline: shaped noise is random-phase "
                      "noise with the reference clips' mean magnitude spectrum and loudness. clap_score_shuffled pairs each clip "
                      "with a prompt of another song. " + SONG_INTERVALS)
+    return table
+
+
+FLOOR_PREFIX = "baseline: real audio"
+CEILING_PREFIX = "baseline: noise"
+
+
+def fad_scale_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame | None:
+    """fad_scale.{md,csv,tex}: each system's FAD as ATTM computes it, read against a floor (real audio
+    that is not the reference set, at the same number of clips, so with the same small-sample bias)
+    and a ceiling (shaped noise), and FAD-infinity where there are clips enough to extrapolate.
+    None without a floor row."""
+    if "fad_clap" not in scores:
+        return None
+    scored = scores[scores["fad_clap"].notna()]
+    floor = scored[scored["system"].str.startswith(FLOOR_PREFIX)]
+    ceiling = scored[scored["system"].str.startswith(CEILING_PREFIX)]
+    if floor.empty:
+        return None
+    low = float(floor["fad_clap"].iloc[0])
+    high = float(ceiling["fad_clap"].iloc[0]) if len(ceiling) else None
+    rows = []
+    for _, row in scored.sort_values("fad_clap").iterrows():
+        infinity = row.get("fad_clap_inf")
+        rows.append({"system": row["system"], "FAD (ATTM)": _formatted(row, "fad_clap"),
+                     "above the floor": f"{row['fad_clap'] - low:+.3f}",
+                     "floor to ceiling": "n/a" if high is None or high == low else f"{(row['fad_clap'] - low) / (high - low):.2f}",
+                     "FAD-infinity": "n/a" if infinity is None or pd.isna(infinity) else f"{infinity:.3f}",
+                     "backend": row.get("fad_backend", "n/a")})
+    table = pd.DataFrame(rows)
+    counts = scored.iloc[0]
+    sizes = (f"{int(counts['fad_n_eval'])} clips against {int(counts['fad_n_ref'])} reference clips in "
+             f"{int(counts['embedding_dims'])} dimensions" if "fad_n_eval" in counts and pd.notna(counts.get("fad_n_eval")) else "")
+    write_table(table, out_dir / "fad_scale", "FAD on a scale one can read: the ATTM number between a floor and a ceiling (measured)",
+                note="FAD (ATTM): fadtk's computation on the in-distribution clips, as the challenge reports it. At few clips it is "
+                     "biased upward: two samples of one distribution score clearly above 0. The floor, real audio that is not the "
+                     "reference set (other windows of the same held-out songs) at the same number of clips, carries the same bias, "
+                     "so 'above the floor' and 'floor to ceiling' (0: the floor, 1: noise shaped to the reference spectrum) are the "
+                     "columns to read. FAD-infinity: FAD on subsets of both sets, fitted as a + b/n_eval + c/n_ref, the intercept "
+                     "(after fadtk's FAD-infinity); n/a where either set has fewer than twice as many clips as the embedding has "
+                     f"dimensions, where that fit stays biased{f' (here {sizes})' if sizes else ''}. " + SONG_INTERVALS)
     return table
 
 
