@@ -35,27 +35,22 @@ def test_fad_infinity_removes_the_bias_where_clips_outnumber_dimensions_and_says
     assert not fad_infinity(*two_samples(128, 0), seed=0)["reliable"]
 
 
-def test_other_windows_are_real_audio_of_the_same_song_apart_from_every_prompt_window(tmp_path):
+def test_training_song_windows_are_distinct_windows_of_training_songs_only(tmp_path):
+    import pytest
     import soundfile as sf
 
-    from s2accompanist.evaluation.prompts import other_windows
-    from s2accompanist.generation import GenerationRequest
+    from s2accompanist.evaluation.prompts import training_song_windows
 
     rate = 8000
-    song = np.sin(2 * np.pi * 3 * np.arange(40 * rate) / rate).astype(np.float32) * np.linspace(0, 1, 40 * rate, dtype=np.float32)
-    sf.write(tmp_path / "a.wav", song, rate)
-    pd.DataFrame({"track_id": ["a"], "audio_path": ["a.wav"]}).to_parquet(tmp_path / "tracks.parquet")
-    requests = [GenerationRequest(id=f"p{i}", prompt="x", duration_s=5.0,
-                                  metadata={"split": "in_distribution", "track_id": "a", "offset_s": offset})
-                for i, offset in enumerate((0.0, 10.0))]
-    windows = other_windows(requests, tmp_path, 5.0, rate, seed=0)
-    assert [len(w) for w in windows] == [5 * rate, 5 * rate]
-    starts = [int(np.argmin(np.abs(song - w[0]) + np.abs(np.roll(song, -1) - w[1]))) / rate for w in windows]
-    for start in starts:
-        assert all(abs(start - offset) >= 5.0 for offset in (0.0, 10.0)) and start not in (0.0, 10.0)
-    assert abs(starts[0] - starts[1]) >= 5.0
-    too_many = [GenerationRequest(id=f"q{i}", prompt="x", duration_s=5.0,
-                                  metadata={"split": "in_distribution", "track_id": "a", "offset_s": 5.0 * i}) for i in range(8)]
-    import pytest
-    with pytest.raises(ValueError, match="no 5 s window"):
-        other_windows(too_many, tmp_path, 5.0, rate, seed=0)
+    for name, seconds in (("a", 25), ("b", 12), ("held", 40)):
+        sf.write(tmp_path / f"{name}.wav", np.random.default_rng(len(name) + seconds).normal(size=seconds * rate).astype(np.float32) * 0.1, rate)
+    pd.DataFrame({"track_id": ["a", "b", "held"], "audio_path": ["a.wav", "b.wav", "held.wav"],
+                  "split": ["train", "train", "test"]}).to_parquet(tmp_path / "tracks.parquet")
+    windows, songs = training_song_windows(tmp_path, 3, 5.0, rate, seed=0)
+    assert sorted(songs) == ["a", "a", "b"] or sorted(songs) == ["a", "b", "b"]
+    assert all(len(w) == 5 * rate for w in windows)
+    assert len({w[:50].tobytes() for w in windows}) == 3  # no window twice
+    assert training_song_windows(tmp_path, 3, 5.0, rate, seed=0)[1] == songs
+    assert len(training_song_windows(tmp_path, 7, 5.0, rate, seed=0)[0]) == 7  # 5 windows of a, 2 of b
+    with pytest.raises(ValueError, match="only 7 distinct 5 s windows"):
+        training_song_windows(tmp_path, 8, 5.0, rate, seed=0)

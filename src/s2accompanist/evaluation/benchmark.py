@@ -142,6 +142,17 @@ def song_clusters(requests: list[GenerationRequest]) -> np.ndarray:
     return np.array([str(r.metadata.get("track_id") or f"prompt:{r.id}") for r in requests])
 
 
+def fad_scores(audio_emb: np.ndarray, reference_emb: np.ndarray, clusters, n_boot: int, seed: int) -> dict[str, Any]:
+    """FAD as ATTM computes it with its song-clustered interval, and FAD-infinity (the same embeddings
+    without the small-sample bias) where there are clips enough to extrapolate, NaN otherwise, with
+    the counts that say why (fad.fad_infinity)."""
+    fad = fad_with_ci(audio_emb, reference_emb, n_boot, seed, eval_clusters=clusters)
+    infinity = fad_infinity(audio_emb, reference_emb, seed)
+    return {"fad_clap": fad["value"], "fad_clap_low": fad["low"], "fad_clap_high": fad["high"],
+            "fad_clap_inf": infinity["value"] if infinity["reliable"] else float("nan"),
+            "fad_n_eval": infinity["n_eval"], "fad_n_ref": infinity["n_ref"], "embedding_dims": infinity["dims"]}
+
+
 def load_clips(folder: Path, ids: list[str], sample_rate: int) -> list[np.ndarray]:
     return [load_audio(folder / f"{item}.wav", sample_rate, 1)[0] for item in ids]
 
@@ -162,13 +173,7 @@ def evaluate_system(name: str, clips: list[np.ndarray], requests: list[Generatio
     clusters = song_clusters(requests)
     row: dict[str, Any] = {"system": name, "n_clips": len(clips), "n_songs": len(set(clusters[in_dist]))}
     if in_dist.sum() >= 2 and len(reference_emb) >= 2:
-        fad = fad_with_ci(audio_emb[in_dist], reference_emb, n_boot, seed, eval_clusters=clusters[in_dist])
-        row.update(fad_clap=fad["value"], fad_clap_low=fad["low"], fad_clap_high=fad["high"])
-        # The same embeddings without the small-sample bias, where there are clips enough to extrapolate
-        # (fad.fad_infinity); NaN otherwise, with the counts that say why.
-        infinity = fad_infinity(audio_emb[in_dist], reference_emb, seed)
-        row.update(fad_clap_inf=infinity["value"] if infinity["reliable"] else float("nan"),
-                   fad_n_eval=infinity["n_eval"], fad_n_ref=infinity["n_ref"], embedding_dims=infinity["dims"])
+        row.update(fad_scores(audio_emb[in_dist], reference_emb, clusters[in_dist], n_boot, seed))
     clap = clap_score(audio_emb, text_emb, n_boot, seed, clusters=clusters)
     row.update(clap_score=clap["value"], clap_score_low=clap["low"], clap_score_high=clap["high"])
     if can_pair_across(clusters):  # the same clips against other songs' prompts: the prompt-following floor

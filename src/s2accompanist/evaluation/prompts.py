@@ -99,34 +99,38 @@ def build_synthetic_prompt_set(raw_dir: Path, out_dir: Path, n_in: int, n_out: i
     return prompt_summary(requests)
 
 
-def other_windows(requests: list[GenerationRequest], raw_dir: Path, clip_s: float, sample_rate: int, seed: int) -> list[np.ndarray]:
-    """For each in-distribution request, a mono window of its own held-out song that overlaps none of
-    that song's prompt windows: real music of the prompts' songs that is not the reference set, for
-    the FAD floor (what two real samples of this music score against each other at the same n)."""
+def training_song_windows(raw_dir: Path, n: int, clip_s: float, sample_rate: int, seed: int) -> tuple[list[np.ndarray], list[str]]:
+    """`n` mono windows of the training split's songs, spread over the songs (one per song in a seeded
+    order, then round again), at seeded offsets that never repeat a window: real music of the corpus
+    that is not the reference set, for the FAD floor. (The held-out songs have too little audio
+    beside their own prompt windows for a second set of as many.) Returns the windows and their songs."""
     from ..audio import load_audio
 
     tracks = pd.read_parquet(raw_dir / "tracks.parquet")
-    paths = dict(zip(tracks["track_id"], tracks["audio_path"]))
-    taken: dict[str, list[float]] = {}
-    for request in requests:
-        taken.setdefault(request.metadata["track_id"], []).append(float(request.metadata["offset_s"]))
+    train = tracks[tracks["split"] == "train"]
+    if train.empty:
+        raise ValueError(f"{raw_dir / 'tracks.parquet'} has no training songs to take the FAD floor from")
     rng = np.random.default_rng(seed + 2)
+    order = rng.permutation(len(train))
+    length = int(clip_s * sample_rate)
     used: dict[str, list[float]] = {}
-    windows = []
-    for request in requests:
-        track = request.metadata["track_id"]
-        audio = load_audio(raw_dir / paths[track], sample_rate, 1)[0]
-        length = int(clip_s * sample_rate)
-        starts = np.arange(0.0, (len(audio) - length) / sample_rate + 1e-9, clip_s / 4)
-        free = [t for t in rng.permutation(starts)
-                if all(abs(t - other) >= clip_s for other in taken[track] + used.get(track, []))]
-        if not free:
-            raise ValueError(f"song {track} ({len(audio) / sample_rate:.1f} s) has no {clip_s:g} s window apart from its "
-                             f"{len(taken[track])} prompt window(s); the FAD floor needs one per prompt")
-        used.setdefault(track, []).append(float(free[0]))
-        start = int(round(free[0] * sample_rate))
-        windows.append(audio[start:start + length])
-    return windows
+    windows, songs = [], []
+    for position in range(n * 4):
+        if len(windows) == n:
+            break
+        row = train.iloc[order[position % len(order)]]
+        audio = load_audio(raw_dir / row["audio_path"], sample_rate, 1)[0]
+        starts = [t for t in np.arange(0.0, (len(audio) - length) / sample_rate + 1e-9, clip_s)
+                  if t not in used.get(row["track_id"], [])]
+        if not starts:
+            continue
+        start = float(starts[rng.integers(len(starts))])
+        used.setdefault(row["track_id"], []).append(start)
+        windows.append(audio[int(round(start * sample_rate)):][:length])
+        songs.append(row["track_id"])
+    if len(windows) < n:
+        raise ValueError(f"the training songs hold only {len(windows)} distinct {clip_s:g} s windows; the FAD floor needs {n}")
+    return windows, songs
 
 
 def copy_attm_prompt_set(prompt_file: Path, reference_audio: Path, out_dir: Path, clip_s: float) -> pd.DataFrame:

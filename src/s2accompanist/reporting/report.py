@@ -171,7 +171,8 @@ CEILING_PREFIX = "baseline: noise"
 
 def fad_scale_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame | None:
     """fad_scale.{md,csv,tex}: each system's FAD as ATTM computes it, read against a floor (real audio
-    that is not the reference set, at the same number of clips, so with the same small-sample bias)
+    that is not the reference set, the training songs, at the same number of clips, so with the same
+    small-sample bias)
     and a ceiling (shaped noise), and FAD-infinity where there are clips enough to extrapolate.
     None without a floor row."""
     if "fad_clap" not in scores:
@@ -198,7 +199,8 @@ def fad_scale_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame | None:
     write_table(table, out_dir / "fad_scale", "FAD on a scale one can read: the ATTM number between a floor and a ceiling (measured)",
                 note="FAD (ATTM): fadtk's computation on the in-distribution clips, as the challenge reports it. At few clips it is "
                      "biased upward: two samples of one distribution score clearly above 0. The floor, real audio that is not the "
-                     "reference set (other windows of the same held-out songs) at the same number of clips, carries the same bias, "
+                     "reference set (windows of the training songs: what a generator that reproduced its training data would score) "
+                     "at the same number of clips, carries the same bias, "
                      "so 'above the floor' and 'floor to ceiling' (0: the floor, 1: noise shaped to the reference spectrum) are the "
                      "columns to read. FAD-infinity: FAD on subsets of both sets, fitted as a + b/n_eval + c/n_ref, the intercept "
                      "(after fadtk's FAD-infinity); n/a where either set has fewer than twice as many clips as the embedding has "
