@@ -47,31 +47,11 @@ def boundary_hit_rate(
     scored items, or over `clusters`, one label per item; each resample pooled the same way), "n_boot", "ci", "n_boundaries", "n_hits",
     "n_items", "n_excluded", "per_item" (recall per item, NaN where excluded)}.
     """
-    if len(requested_intervals) != len(estimated_intervals):
-        raise ValueError(
-            f"{len(requested_intervals)} requested segmentations but {len(estimated_intervals)} "
-            "estimated ones; give one estimate per generated clip"
-        )
-    if tolerance <= 0:
-        raise ValueError(f"tolerance must be positive seconds, got {tolerance!r}; MIREX reports 0.5 and 3.0")
+    hits_of, boundaries_of, _, scored = _boundary_counts(requested_intervals, estimated_intervals, tolerance)
     per_item = np.full(len(requested_intervals), np.nan)
-    item_hits, item_boundaries, scored = [], [], []
-    for item, (requested, estimated) in enumerate(zip(requested_intervals, estimated_intervals)):
-        requested = _check_intervals(requested, f"requested intervals of item {item}")
-        estimated = _check_intervals(estimated, f"estimated intervals of item {item}")
-        n_requested = interior_boundaries(requested).size
-        if n_requested == 0:
-            continue
-        hits = _hits(requested, estimated, tolerance, n_requested)
-        per_item[item] = hits / n_requested
-        item_hits.append(hits)
-        item_boundaries.append(n_requested)
-        scored.append(item)
-    if not item_boundaries:
-        raise ValueError("no item requests more than one segment; the boundary hit rate is undefined")
-    hits_of, boundaries_of = np.array(item_hits), np.array(item_boundaries)
+    per_item[scored] = hits_of / boundaries_of
     # Pooled, not averaged per item: a clip asking for five changes weighs more than one asking for one.
-    low, high = bootstrap_interval(lambda idx: hits_of[idx].sum() / boundaries_of[idx].sum(), len(item_boundaries),
+    low, high = bootstrap_interval(lambda idx: hits_of[idx].sum() / boundaries_of[idx].sum(), len(scored),
                                    n_boot, seed, ci, None if clusters is None else np.asarray(clusters)[scored])
     n_items = int(np.isfinite(per_item).sum())
     return {
@@ -102,20 +82,7 @@ def boundary_detection(
     how many of the clip's changes were asked for. Items requesting one segment are left out.
     Returns {"precision", "recall", "f"} each as {"value", "low", "high"} (bootstrap over items or
     `clusters`), and "n_items"."""
-    hits, n_requested, n_estimated, scored = [], [], [], []
-    for item, (requested, estimated) in enumerate(zip(requested_intervals, estimated_intervals)):
-        requested = _check_intervals(requested, f"requested intervals of item {item}")
-        estimated = _check_intervals(estimated, f"estimated intervals of item {item}")
-        wanted = interior_boundaries(requested).size
-        if wanted == 0:
-            continue
-        hits.append(_hits(requested, estimated, tolerance, wanted))
-        n_requested.append(wanted)
-        n_estimated.append(interior_boundaries(estimated).size)
-        scored.append(item)
-    if not scored:
-        raise ValueError("no item requests more than one segment; boundary precision and recall are undefined")
-    hits, n_requested, n_estimated = np.array(hits), np.array(n_requested), np.array(n_estimated)
+    hits, n_requested, n_estimated, scored = _boundary_counts(requested_intervals, estimated_intervals, tolerance)
 
     def scores(idx: np.ndarray) -> tuple[float, float, float]:
         precision = hits[idx].sum() / max(n_estimated[idx].sum(), 1)
@@ -165,6 +132,29 @@ def segment_alignment(audio_emb: np.ndarray, caption_emb: np.ndarray, item_ids: 
         "own_caption_chance": float(np.mean(chance)) if chance else None,
         "per_item": per_item,
     }
+
+
+def _boundary_counts(requested_intervals: Sequence[np.ndarray], estimated_intervals: Sequence[np.ndarray],
+                     tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per item that requests a boundary: hits, requested and estimated interior boundaries, and
+    its index; items requesting one segment are left out. Raises when none is left."""
+    if len(requested_intervals) != len(estimated_intervals):
+        raise ValueError(
+            f"{len(requested_intervals)} requested segmentations but {len(estimated_intervals)} "
+            "estimated ones; give one estimate per generated clip"
+        )
+    if tolerance <= 0:
+        raise ValueError(f"tolerance must be positive seconds, got {tolerance!r}; MIREX reports 0.5 and 3.0")
+    counts = []
+    for item, (requested, estimated) in enumerate(zip(requested_intervals, estimated_intervals)):
+        requested = _check_intervals(requested, f"requested intervals of item {item}")
+        estimated = _check_intervals(estimated, f"estimated intervals of item {item}")
+        wanted = interior_boundaries(requested).size
+        if wanted:
+            counts.append((_hits(requested, estimated, tolerance, wanted), wanted, interior_boundaries(estimated).size, item))
+    if not counts:
+        raise ValueError("no item requests more than one segment; boundary hit rate, precision and recall are undefined")
+    return tuple(np.array(column) for column in zip(*counts))
 
 
 def _hits(requested: np.ndarray, estimated: np.ndarray, tolerance: float, n_requested: int) -> int:
