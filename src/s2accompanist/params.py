@@ -181,6 +181,7 @@ class DiTParams(Section):
     rhythm_dropout: Fraction
     key: bool
     text_encoder: TextEncoderParams
+    pretrained: LocalPath = None  # a base DiT (`make base-dit`) that dit_pretrain starts from; null: random initialisation
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "DiTParams":

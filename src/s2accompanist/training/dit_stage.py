@@ -126,7 +126,9 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
               init_from: Path | None = None, untrained_path: Path | None = None,
               leadsheet_dir: Path | None = None) -> dict[str, Any]:
     """Train one DiT variant and export its EMA weights with everything sampling needs to know.
-    With `untrained_path`, the initial weights are exported there too, as a baseline to sample from.
+    It starts from `init_from` (SFT: the pretrained variant), else from the base DiT `dit.pretrained`
+    when that is set, else from random weights. With `untrained_path`, the random initial weights
+    are exported there too, as the baseline to sample from.
     A rhythm-conditioned DiT (params dit.rhythm) reads its beat grids from `leadsheet_dir`."""
     from ..models.text_encoders import build_text_encoder
     from .dit import DiTTrainingWrapper, collate_dit_batch
@@ -142,10 +144,6 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
     wrapper = DiTTrainingWrapper(config, lr=run["lr"], warmup_steps=max(1, run["warmup_steps"]), total_steps=run["steps"],
                                  ema_decay=run["ema_decay"], structure_dropout=dit["structure_dropout"], unconditional_dropout=dit["unconditional_dropout"],
                                  rhythm_dropout=dit["rhythm_dropout"])
-    if init_from is not None:
-        state, _ = load_checkpoint(init_from, "dit_sft init (the dit_pretrain checkpoint)")
-        wrapper.model.load_state_dict(state)
-        wrapper.ema.shadow.load_state_dict(state)
     def export(path: Path) -> None:
         wrapper.export(path)
         # Sampling needs more than the architecture: the latent scale and rate, and the text encoder.
@@ -153,8 +151,17 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
         save_checkpoint(path, state, {**saved, "latent_std": latent_std, "frame_rate_hz": rate,
                                       "text_encoder": dit["text_encoder"], "latents": latent_dir.name})
 
+    # The untrained baseline is the random initialisation, exported before any starting weights load.
     if untrained_path is not None:
         export(untrained_path)
+    start = {"start": "random initialisation"}
+    if init_from is not None:
+        state, _ = load_checkpoint(init_from, "dit_sft init (the dit_pretrain checkpoint)")
+        wrapper.model.load_state_dict(state)
+        wrapper.ema.shadow.load_state_dict(state)
+        start = {"start": str(init_from)}
+    elif dit.get("pretrained"):
+        start = load_base_dit(wrapper, Path(dit["pretrained"]), config)
     leadsheets = None
     if config["rhythm"]:
         if leadsheet_dir is None or not Path(leadsheet_dir).is_dir():
@@ -176,4 +183,29 @@ def train_dit(stage: str, dit: dict[str, Any], run: dict[str, Any], trainer_para
             "windows_from": "selected segments" if stage == "dit_sft" else "all segments",
             "train_segments": int(len(train_segments)), "selected_segments": int(train_segments["selected"].sum()),
             "final_loss": round(float(np.mean(losses[-5:])), 4) if losses else None, "structure": structure,
-            "rhythm": config["rhythm"], "key": config["key"], "tracks_with_beat_grid": None if leadsheets is None else len(leadsheets)}
+            "rhythm": config["rhythm"], "key": config["key"], "tracks_with_beat_grid": None if leadsheets is None else len(leadsheets),
+            **start}
+
+
+BASE_DIT_SOURCE = "`make base-dit` (python -m s2accompanist.training.base_dit), which versions it in data/base/"
+# What a base DiT must share with the model it starts: anything else would change tensor shapes.
+BASE_DIT_FIELDS = ("latent_dim", "width", "depth", "heads", "text_dim", "pooled_text_dim", "rhythm", "key")
+
+
+def load_base_dit(wrapper, path: Path, config: dict[str, Any], param: str = "dit.pretrained") -> dict[str, Any]:
+    """Start from a base DiT trained outside the DAG: every tensor whose name and shape the model
+    shares with it (model and EMA alike). A model without the base's structure modules (the
+    no_structure ablation) takes the rest and keeps nothing it lacks. Returns what was loaded."""
+    from ..checkpoints import CheckpointError, existing_file
+
+    state, saved = load_checkpoint(existing_file(path, param, BASE_DIT_SOURCE), param)
+    base = saved.get("dit", {})
+    differing = {field: (base.get(field), config[field]) for field in BASE_DIT_FIELDS if base.get(field) != config[field]}
+    if differing:
+        raise CheckpointError(f"{param}: {path} is a DiT of another architecture ({', '.join(f'{k}: {a} there, {b} here' for k, (a, b) in differing.items())}); "
+                              f"regenerate it with {BASE_DIT_SOURCE} or set {param}: null to train from scratch")
+    own = wrapper.model.state_dict()
+    shared = {key: value for key, value in state.items() if key in own and own[key].shape == value.shape}
+    wrapper.model.load_state_dict(shared, strict=False)
+    wrapper.ema.shadow.load_state_dict(shared, strict=False)
+    return {"start": str(path), "tensors_from_base": len(shared), "tensors": len(own)}
