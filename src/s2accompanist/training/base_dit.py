@@ -64,11 +64,11 @@ def train_base_dit(out: Path, corpus_dir: Path, n_songs: int, corpus_seed: int, 
     from ..models.vae import VAE, VAEConfig
     from .vae_stage import vae_config_from_params
 
-    vae = load_oobleck_weights(VAE(VAEConfig.from_dict(vae_config_from_params(params.vae.model_dump(), sample_rate, channels))),
-                               params.vae.pretrained).eval()
     # Encoded once per base autoencoder (its hash names the folder), then reused by reruns.
     latent_dir = workdir / f"latents-{file_sha256(params.vae.pretrained)}"
     if not (latent_dir / "index.parquet").is_file():
+        vae = load_oobleck_weights(VAE(VAEConfig.from_dict(vae_config_from_params(params.vae.model_dump(), sample_rate, channels))),
+                                   params.vae.pretrained).eval()
         latent_dir.mkdir(parents=True, exist_ok=True)
         encode_tracks(vae, train_tracks, corpus_dir, latent_dir, sample_rate, channels, params.encode.chunk_s, params.encode.overlap_s)
     metrics = train_dit("dit_base", dit, run, trainer, latent_dir, segments, True, corpus_seed, out,
