@@ -250,6 +250,7 @@ class EvaluateParams(Section):
     embedder: EmbedderParams
     ccs: CCSParams
     n_bootstrap: Annotated[int, Field(ge=10, le=100000)]
+    workers: PositiveInt
 
 
 class Params(Section):

@@ -1,6 +1,7 @@
 """Musicality estimators on synthesized clips whose tempo, key and notes we chose."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from s2accompanist.evaluation.musicality import (
@@ -124,3 +125,22 @@ def test_clip_musicality_scores_only_what_the_prompt_asks():
     assert 0 < row["note_f"] <= 1 and len(notes.pitches) > 0
     unstated, _ = clip_musicality(audio, SR, "A dark piece.")
     assert {"tempo_kept", "key_score", "notes_in_key", "note_f"}.isdisjoint(unstated) and unstated["notes_per_s"] > 0
+
+
+def test_scores_do_not_depend_on_how_many_processes_share_the_clips():
+    from s2accompanist.evaluation.musicality_table import score_clips, score_systems
+    from s2accompanist.generation import GenerationRequest
+
+    clips = [song(tonic, minor, bpm, seconds=6.0)[0] for tonic, minor, bpm in ((60, False, 100.0), (64, True, 120.0), (67, False, 90.0))]
+    requests = [GenerationRequest(id=f"id_{i}", prompt=prompt, duration_s=6.0, metadata={"track_id": f"song_{i // 2}"})
+                for i, prompt in enumerate(("C major, 100 BPM.", "E minor at 120 BPM.", "G major at 90 BPM."))]
+    alone, alone_notes = score_clips("x", clips, requests, SR, workers=1)
+    assert list(alone["track_id"]) == ["song_0", "song_0", "song_1"] and alone["tempo_kept"].sum() >= 2
+    reversed_alone, _ = score_clips("y", clips[::-1], requests, SR, workers=1)
+    # Two systems in one pool of two processes: each system's rows as if it had been scored alone.
+    shared, shared_notes = score_systems([("x", clips, None), ("y", clips[::-1], alone_notes[::-1])], requests, SR, workers=2)
+    pd.testing.assert_frame_equal(shared[shared["system"] == "x"].dropna(axis=1, how="all").reset_index(drop=True), alone)
+    pd.testing.assert_frame_equal(shared[shared["system"] == "y"].drop(columns="note_f").reset_index(drop=True), reversed_alone)
+    assert (shared.loc[shared["system"] == "y", "note_f"] == 1.0).all()  # each clip against its own transcription
+    assert all(np.array_equal(a.intervals, b.intervals) and np.array_equal(a.pitches, b.pitches)
+               for a, b in zip(alone_notes, shared_notes["x"]))

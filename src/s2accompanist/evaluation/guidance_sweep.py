@@ -73,9 +73,9 @@ def embed_at_rate(embedder: Embedder, clips: list[np.ndarray], sample_rate: int)
 
 
 def score_candidate(pair: Sequence[float], clips: list[np.ndarray], requests: list[GenerationRequest], sample_rate: int,
-                    embedder: Embedder, reference_emb: np.ndarray) -> pd.DataFrame:
-    """Per-clip musicality and CLAP score of one candidate's mono clips; FAD (one number) in every row."""
-    per_item, _ = score_clips(label(pair), clips, requests, sample_rate)
+                    embedder: Embedder, reference_emb: np.ndarray, workers: int = 1) -> pd.DataFrame:
+    """Per-clip musicality (`workers` processes) and CLAP score of one candidate's mono clips; FAD (one number) in every row."""
+    per_item, _ = score_clips(label(pair), clips, requests, sample_rate, workers=workers)
     audio_emb = embed_at_rate(embedder, clips, sample_rate)
     per_item["clap_score"] = paired_cosine(audio_emb, embedder.embed_text([r.prompt for r in requests]))
     per_item["fad"] = frechet_distance(reference_emb, audio_emb)

@@ -145,7 +145,9 @@ def transcribe_notes(clip: np.ndarray, sample_rate: int, onset_threshold: float 
 
     if _is_silent(clip):
         return Notes(np.zeros((0, 2)), np.zeros(0, dtype=int))
-    posteriors = note_posteriors(resample(np.asarray(clip, np.float32), sample_rate, SAMPLE_RATE)[0])
+    # One ONNX thread, like every other estimator here: two changed posteriors in the 8th digit,
+    # and the scores must not depend on how many processes share the clips.
+    posteriors = note_posteriors(resample(np.asarray(clip, np.float32), sample_rate, SAMPLE_RATE)[0], n_threads=1)
     times, note, onset = posteriors["times"], posteriors["note"], posteriors["onset"]
     hop = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
     intervals, pitches = [], []

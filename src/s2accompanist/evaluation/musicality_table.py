@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..curation.executors import run_items
 from ..generation import GenerationRequest
 from ..progress import progress
 from .bootstrap import clustered_mean_with_ci
@@ -37,17 +38,41 @@ BACKENDS = {"tempo_kept": TEMPO_BACKEND, "key_score": KEY_BACKEND, "notes_in_key
 
 
 def score_clips(system: str, clips: list[np.ndarray], requests: list[GenerationRequest], sample_rate: int,
-                originals: list[Notes] | None = None) -> tuple[pd.DataFrame, list[Notes]]:
+                originals: list[Notes] | None = None, workers: int = 1) -> tuple[pd.DataFrame, list[Notes]]:
     """Per-clip musicality of one system (one row per clip, `track_id` as the cluster) and the clips' notes."""
-    if len(clips) != len(requests) or (originals is not None and len(originals) != len(clips)):
-        raise ValueError(f"{system}: {len(clips)} clips for {len(requests)} prompts"
-                         + ("" if originals is None else f" and {len(originals)} original transcriptions"))
-    rows, transcriptions = [], []
-    for index, (clip, request) in enumerate(progress(list(zip(clips, requests)), desc=f"musicality {system}", unit="clip")):
-        row, notes = clip_musicality(clip, sample_rate, request.prompt, None if originals is None else originals[index])
-        rows.append({"system": system, "id": request.id, "track_id": request.metadata.get("track_id", request.id), **row})
-        transcriptions.append(notes)
-    return pd.DataFrame(rows), transcriptions
+    per_item, notes = score_systems([(system, clips, originals)], requests, sample_rate, workers)
+    return per_item, notes[system]
+
+
+def score_systems(systems: list[tuple[str, list[np.ndarray], list[Notes] | None]], requests: list[GenerationRequest],
+                  sample_rate: int, workers: int = 1) -> tuple[pd.DataFrame, dict[str, list[Notes]]]:
+    """`score_clips` for several (system, clips, originals or None) on the same prompts, in one pool.
+
+    `workers` processes share all the clips (`curation.executors.run_items`; one pool, as starting
+    one per system cost seconds each). The estimators use one thread each wherever they run
+    (madmom's beat network gained nothing from a second thread), so the scores do not depend on
+    `workers`."""
+    items = []
+    for system, clips, originals in systems:
+        if len(clips) != len(requests) or (originals is not None and len(originals) != len(clips)):
+            raise ValueError(f"{system}: {len(clips)} clips for {len(requests)} prompts"
+                             + ("" if originals is None else f" and {len(originals)} original transcriptions"))
+        items += [(clip, sample_rate, request.prompt, None if originals is None else originals[index])
+                  for index, (clip, request) in enumerate(zip(clips, requests))]
+    desc = f"musicality {systems[0][0]}" if len(systems) == 1 else f"musicality of {len(systems)} systems"
+    results = iter(run_items(_score_one, items, "local", workers, desc=desc))
+    rows, notes = [], {}
+    for system, _, _ in systems:
+        scored = [next(results) for _ in requests]
+        rows += [{"system": system, "id": request.id, "track_id": request.metadata.get("track_id", request.id), **row}
+                 for request, (row, _) in zip(requests, scored)]
+        notes[system] = [transcription for _, transcription in scored]
+    return pd.DataFrame(rows), notes
+
+
+def _score_one(item: tuple[np.ndarray, int, str, Notes | None]) -> tuple[dict, Notes]:
+    """`clip_musicality` of one (clip, sample rate, prompt, original) item: a top-level function, for the pool."""
+    return clip_musicality(*item)
 
 
 def summarize(per_item: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
