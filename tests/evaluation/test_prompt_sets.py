@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from s2accompanist.evaluation.concepts import extract_concepts
 from s2accompanist.evaluation.prompts import in_distribution_prompts, out_of_distribution_prompts
 
 TRACKS = pd.DataFrame({
@@ -32,7 +33,19 @@ def test_out_of_distribution_prompts_name_pairs_training_never_saw():
     for prompt in prompts:
         concepts = prompt.metadata["concepts"]
         assert (concepts["genre"][0], concepts["mood/theme"][0]) not in seen
-        assert concepts["genre"][0] in prompt.prompt and concepts["mood/theme"][0] in prompt.prompt
+        assert concepts["genre"][0] in prompt.prompt.lower() and concepts["mood/theme"][0] in prompt.prompt
+
+
+def test_out_of_distribution_prompts_read_as_words_and_parse_back_to_their_concepts():
+    tracks = TRACKS.assign(genre=[["jazz"], ["hiphop"], ["jazz"], ["pop"]],
+                           instrument=[["electricpiano"], ["drummachine"], ["doublebass", "acousticguitar"], ["synthesizer"]])
+    prompts = out_of_distribution_prompts(tracks, n=6, clip_s=10.0, seed=0)
+    for prompt in prompts:
+        assert prompt.prompt[0].isupper()
+        assert not {"electricpiano", "drummachine", "doublebass", "acousticguitar", "hiphop"} & set(prompt.prompt.lower().replace(",", " ").split())
+        # The prompt names exactly its concepts (instrument order aside) and nothing the parser would read otherwise.
+        assert {family: sorted(tags) for family, tags in extract_concepts(prompt.prompt).items()} == \
+            {family: sorted(tags) for family, tags in prompt.metadata["concepts"].items()}
 
 
 def test_no_held_out_song_long_enough_is_a_clear_error():

@@ -14,18 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..corpus.synthetic.captions import GENRE_WORDS, instrument_words
 from ..io import write_json
 from ..generation import GenerationRequest, SegmentRequest, read_prompt_file, write_prompt_file
 
 OOD_TEMPLATES = (
     "A {mood} {genre} track played on {instruments}.",
     "{genre} music with {instruments}, {mood} in feel.",
-    "An instrumental {genre} piece, {mood}, featuring {instruments}.",
+    # Not "an instrumental {genre} piece": "instrumental pop" and "instrumental rock" are tags of their own.
+    "A {genre} instrumental, {mood}, featuring {instruments}.",
 )
-
-
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def in_distribution_prompts(tracks: pd.DataFrame, sections: pd.DataFrame, n: int, clip_s: float, seed: int,
@@ -57,7 +55,9 @@ def in_distribution_prompts(tracks: pd.DataFrame, sections: pd.DataFrame, n: int
 
 
 def out_of_distribution_prompts(tracks: pd.DataFrame, n: int, clip_s: float, seed: int) -> list[GenerationRequest]:
-    """Genre x mood pairs that no training song has, with instruments drawn from the corpus."""
+    """Genre x mood pairs that no training song has, with instruments drawn from the corpus, written
+    in words as the corpus's own captions write them ("electric piano", "hip-hop"), never as tag
+    tokens: the concepts stay the canonical tags, in the metadata."""
     train = tracks[tracks["split"] == "train"]
     genres = sorted({g for gs in tracks["genre"] for g in gs})
     moods = sorted({m for ms in tracks["mood"] for m in ms})
@@ -73,11 +73,16 @@ def out_of_distribution_prompts(tracks: pd.DataFrame, n: int, clip_s: float, see
         chosen = sorted(rng.choice(instruments, size=min(2, len(instruments)), replace=False).tolist())
         template = OOD_TEMPLATES[index % len(OOD_TEMPLATES)]
         requests.append(GenerationRequest(
-            id=f"ood_{index:03d}", prompt=template.format(mood=mood, genre=genre, instruments=_join(chosen)),
+            id=f"ood_{index:03d}", prompt=_sentence(template.format(mood=mood, genre=GENRE_WORDS.get(genre, genre),
+                                                                     instruments=instrument_words(chosen))),
             duration_s=clip_s,
             metadata={"split": "out_of_distribution", "concepts": {"genre": [genre], "instrument": chosen, "mood/theme": [mood]}},
         ))
     return requests
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def build_synthetic_prompt_set(raw_dir: Path, out_dir: Path, n_in: int, n_out: int, clip_s: float, seed: int,
