@@ -83,7 +83,11 @@ def damaged_copy(page: Path, damage: str) -> Path:
 def test_intact_report_loads_cleanly_with_every_clip_figure_and_table(report, browser):
     found = browser.inspect(report)
     assert found.problems() == []
-    assert sorted(image["src"] for image in found.images) == ["figures/attm_metrics.png", "figures/spectrograms.png"]
+    figures = sorted(image["src"] for image in found.images if not image["src"].startswith("data:"))
+    assert figures == ["figures/attm_metrics.png", "figures/spectrograms.png"]
+    # A spectrogram above every player (reference, and the system for both prompts), drawn inline.
+    thumbnails = [image for image in found.images if image["src"].startswith("data:image/png;base64,")]
+    assert len(thumbnails) == 3 and all(image["width"] == 240 for image in thumbnails)
     assert all(image["width"] > 100 for image in found.images)
     assert sorted(audio["src"] for audio in found.audios) == [
         "../data/generated/sft-full/id_000.wav", "../data/generated/sft-full/ood_000.wav", "../data/prompts/reference/id_000.wav"]
@@ -91,6 +95,8 @@ def test_intact_report_loads_cleanly_with_every_clip_figure_and_table(report, br
     tables = {table["heading"] or table["className"]: table["rows"] for table in found.tables}
     assert tables["clips"] == 3  # header and two prompts
     assert tables["table-attm"] >= 2 and tables["table-structure"] == 2
+    order = [table["heading"] or table["className"] for table in found.tables]
+    assert order.index("table-attm") < order.index("clips") < order.index("table-structure")  # headline tables first
 
 
 @pytest.mark.parametrize("damage, expected", [

@@ -57,22 +57,28 @@ def metric_bars(
     system_column: str = "system",
     lower_is_better: Sequence[str] = ("fad_clap",),
 ) -> dict:
-    """One bar panel per metric, a bar per system; error bars from `<metric>_low` / `<metric>_high` if present."""
+    """One bar panel per metric, a horizontal bar per system (the names on one shared axis, so long
+    baseline names never overlap); error bars from `<metric>_low` / `<metric>_high` if present."""
     if not metrics:
         raise ValueError("metric_bars needs at least one metric column, e.g. ['fad_clap', 'clap_score', 'ccs']")
     _require_columns(frame, [system_column, *metrics], "metric_bars")
+    positions = np.arange(len(frame))
     with report_style():
-        figure, axes = new_figure(len(metrics))
+        figure = Figure(figsize=(PANEL_SIZE[0] * len(metrics) + 2.5, 0.9 + 0.32 * len(frame)), dpi=DPI, layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = np.atleast_1d(figure.subplots(1, len(metrics), sharey=True, squeeze=False)[0])
         for ax, metric in zip(axes, metrics):
-            sns.barplot(data=frame, x=system_column, y=metric, errorbar=None, color=sns.color_palette()[0], ax=ax)
+            values = frame[metric].to_numpy(dtype=float)
+            ax.barh(positions, np.nan_to_num(values), color=sns.color_palette()[0])
             if {f"{metric}_low", f"{metric}_high"} <= set(frame.columns):
-                values = frame[metric].to_numpy(dtype=float)
-                yerr = np.vstack([values - frame[f"{metric}_low"], frame[f"{metric}_high"] - values])
-                ax.errorbar(np.arange(len(frame)), values, yerr=yerr, fmt="none", ecolor="black", capsize=3)
+                xerr = np.vstack([values - frame[f"{metric}_low"], frame[f"{metric}_high"] - values])
+                ax.errorbar(values, positions, xerr=xerr, fmt="none", ecolor="black", capsize=3)
+            for position in positions[~np.isfinite(values)]:  # a metric a row has none of (e.g. CLAP score of real audio)
+                ax.text(0, position, " n/a", va="center", fontsize="small", color="grey")
             direction = "lower is better" if metric in lower_is_better else "higher is better"
             ax.set_title(f"{metric} ({direction})")
-            ax.set_xlabel("")
-            ax.tick_params(axis="x", labelrotation=30)
+        axes[0].set_yticks(positions, frame[system_column].tolist())
+        axes[0].invert_yaxis()  # the table's first row on top
         return save_figure(figure, stem_path)
 
 
@@ -195,3 +201,27 @@ def _require_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise ValueError(f"{what}: missing columns {missing}; available: {list(frame.columns)}")
+
+
+THUMBNAIL_SIZE = (2.4, 0.9)  # inches: a spectrogram beside a player on the listening page
+THUMBNAIL_DPI = 100
+
+
+def spectrogram_thumbnail(spectrum: np.ndarray, sample_rate: int, boundaries_s: Sequence[float], top_db: float) -> bytes:
+    """A small PNG of one `mel_db` spectrum, no axes, with the requested section boundaries drawn as
+    dashed white lines; `top_db` is the row's shared maximum, so clips of one prompt compare."""
+    import io
+
+    figure = Figure(figsize=THUMBNAIL_SIZE, dpi=THUMBNAIL_DPI)
+    FigureCanvasAgg(figure)
+    ax = figure.add_axes((0, 0, 1, 1))
+    seconds = spectrum.shape[1] * 256 / sample_rate
+    ax.imshow(spectrum, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+              extent=(0.0, seconds, 0.0, float(spectrum.shape[0])), vmin=top_db - SPECTROGRAM_RANGE_DB, vmax=top_db)
+    for boundary in boundaries_s:
+        ax.axvline(boundary, color="white", linestyle="--", linewidth=1.2)
+    ax.set_axis_off()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=THUMBNAIL_DPI, metadata=STABLE_METADATA["png"])
+    return buffer.getvalue()
+

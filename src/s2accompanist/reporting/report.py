@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..audio import load_audio
 from ..io import write_text
-from .figures import spectrogram_grid
+from .figures import mel_db, spectrogram_grid, spectrogram_thumbnail
 from .tables import format_with_ci, load_reported, write_table
 
 # The paper's ablation rows and the variant of ours that answers each (closest setting we train).
@@ -32,8 +32,9 @@ ABLATION_ROWS = (
 METRICS = ("fad_clap", "clap_score", "ccs")
 STRUCTURE_METRICS = ("boundary_hit_rate", "boundary_precision", "boundary_f", "segment_alignment")
 STRUCTURE_CHANCES = ("boundary_hit_rate_chance", "boundary_f_chance")
-# Tables shown first on the listening page, in this order; any other table follows by name.
+# Tables of the listening page in this order (any other follows by name); the headline ones open it, before the clips.
 PAGE_TABLE_ORDER = ("musicality", "musicality_paired", "ablation_paired", "attm", "fad_scale", "structure", "ablations")
+HEADLINE_TABLES = ("musicality", "ablation_paired", "attm")
 SPECTROGRAM_RATE = 16_000
 SONG_INTERVALS = "Intervals: 95 % percentile bootstrap over held-out songs (a song's clips are drawn together; an out-of-distribution prompt is its own cluster)."
 
@@ -326,11 +327,12 @@ def spectrogram_figure(requests, systems: list[str], data_dir: Path, stem_path: 
 
 def listening_page(requests, systems: list[str], out_path: Path, limit: int = 12, data_dir: Path = Path("data"),
                    spectrogram_rows: int = 3) -> Path:
-    """reports/index.html: each prompt with its reference clip and every system's clip, side by side,
-    then the result tables (from the tables/ folder beside the page) and every figure in figures/.
+    """reports/index.html: the headline tables, then each prompt with its reference clip and every
+    system's clip side by side, each a player under a small spectrogram (one dB scale per prompt)
+    with the requested section boundaries drawn on it, then the other tables and every figure.
 
     First draws figures/spectrograms.{png,pdf} from the first `spectrogram_rows` prompts (0: none).
-    Links are relative to the page, so open it from inside the repository.
+    Thumbnails are inlined in the page; links are relative to it, so open it inside the repository.
     """
     out_path = Path(out_path)
     reports_dir = out_path.parent
@@ -340,28 +342,48 @@ def listening_page(requests, systems: list[str], out_path: Path, limit: int = 12
     def href(path: Path) -> str:
         return html.escape(Path(os.path.relpath(path, reports_dir)).as_posix())
 
-    def player(path: Path) -> str:
-        return f'<audio controls preload="none" src="{href(path)}"></audio>'
+    def clip_cell(path: Path | None, thumbnail: str | None) -> str:
+        if path is None:
+            return "<td>-</td>"
+        image = f"<img class='spec' src='{thumbnail}' alt='spectrogram of {href(path)}'><br>" if thumbnail else ""
+        return f'<td>{image}<audio controls preload="none" src="{href(path)}"></audio></td>'
 
     head = "".join(f"<th>{html.escape(s)}</th>" for s in ["prompt", "reference"] + systems)
     rows = []
     for request in requests[:limit]:
         sections = "<br>".join(f"{html.escape(s.label)} {s.start_s:.1f}-{s.end_s:.1f} s: {html.escape(s.caption)}" for s in request.segments)
-        reference = _reference_clip(data_dir, request)
+        paths = [_reference_clip(data_dir, request)] + [_generated_clip(data_dir, s, request) for s in systems]
+        thumbnails = _thumbnails(paths, [s.start_s for s in request.segments if s.start_s > 0])
         cells = [f"<td><b>{html.escape(request.id)}</b> ({html.escape(request.metadata.get('split', ''))})<br>"
-                 f"{html.escape(request.prompt)}<br><small>{sections}</small></td>",
-                 f"<td>{player(reference) if reference is not None else '-'}</td>"]
-        cells += [f"<td>{player(_generated_clip(data_dir, s, request))}</td>" for s in systems]
+                 f"{html.escape(request.prompt)}<br><small>{sections}</small></td>"]
+        cells += [clip_cell(path, thumbnail) for path, thumbnail in zip(paths, thumbnails)]
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    tables_dir = reports_dir / "tables"
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>s2accompanist: listening page</title>"
             f"<link rel='icon' href='data:,'>"
             f"<style>body{{font-family:sans-serif}} td,th{{vertical-align:top;padding:4px;border-bottom:1px solid #ddd}}"
-            f" img{{max-width:100%}}</style>"
+            f" img{{max-width:100%}} img.spec{{width:240px;height:90px}}</style>"
             f"</head><body><h1>s2accompanist: listen</h1><p>Executed notebooks in "
             f"<a href='notebooks/'>notebooks/</a>. Clips are served from the data folder, so open this page inside the "
-            f"repository.</p><table class='clips'><tr>{head}</tr>{''.join(rows)}</table>"
-            f"{_tables_html(reports_dir / 'tables', href)}{_figures_html(reports_dir / 'figures', href)}</body></html>\n")
+            f"repository.</p>{_tables_html(tables_dir, href, only=HEADLINE_TABLES)}"
+            f"<h2>Clips</h2><p>Log-mel spectrograms, one dB scale per prompt; dashed lines: the section boundaries the "
+            f"prompt requests.</p><table class='clips'><tr>{head}</tr>{''.join(rows)}</table>"
+            f"{_tables_html(tables_dir, href, skip=HEADLINE_TABLES, title='More tables')}"
+            f"{_figures_html(reports_dir / 'figures', href)}</body></html>\n")
     return write_text(out_path, page)
+
+
+def _thumbnails(paths: list[Path | None], boundaries_s: list[float]) -> list[str | None]:
+    """Inline PNG spectrograms (data URIs) of the clips that exist, on the row's shared dB scale."""
+    import base64
+
+    spectra = [mel_db(_mono(path), SPECTROGRAM_RATE) if path is not None and path.is_file() else None for path in paths]
+    drawn = [spectrum for spectrum in spectra if spectrum is not None]
+    if not drawn:
+        return [None] * len(paths)
+    top = max(float(spectrum.max()) for spectrum in drawn)
+    return [None if spectrum is None else "data:image/png;base64," + base64.b64encode(
+        spectrogram_thumbnail(spectrum, SPECTROGRAM_RATE, boundaries_s, top)).decode("ascii") for spectrum in spectra]
 
 
 def _reference_clip(data_dir: Path, request) -> Path | None:
@@ -378,12 +400,17 @@ def _mono(path: Path) -> np.ndarray:
     return load_audio(path, SPECTROGRAM_RATE, 1, silence_dbfs=-np.inf)[0]
 
 
-def _tables_html(tables_dir: Path, href) -> str:
+def _tables_html(tables_dir: Path, href, only: tuple[str, ...] | None = None, skip: tuple[str, ...] = (),
+                 title: str = "Tables") -> str:
+    """The tables of `tables_dir` in PAGE_TABLE_ORDER, restricted to `only` (when given), without `skip`."""
     if not tables_dir.is_dir():
         return ""
     names = sorted(path.stem for path in tables_dir.glob("*.csv"))
     ordered = [n for n in PAGE_TABLE_ORDER if n in names] + [n for n in names if n not in PAGE_TABLE_ORDER]
-    parts = ["<h2>Tables</h2>"]
+    ordered = [n for n in ordered if (only is None or n in only) and n not in skip]
+    if not ordered:
+        return ""
+    parts = [f"<h2>{html.escape(title)}</h2>"]
     for name in ordered:
         frame = pd.read_csv(tables_dir / f"{name}.csv")
         links = " ".join(f"<a href='{href(tables_dir / f'{name}.{suffix}')}'>{suffix}</a>"
