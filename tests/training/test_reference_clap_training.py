@@ -1,14 +1,19 @@
-"""Reference CLAP training: loss, seeded crops, an overfit to retrieval, export round trip, metrics."""
+"""Reference CLAP training: loss, seeded crops, an overfit to retrieval, export round trip, metrics,
+and the stage's items for a corpus without annotated sections."""
 
 import math
+from types import SimpleNamespace
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from s2accompanist.audio import write_audio
 from s2accompanist.checkpoints import load_checkpoint
+from s2accompanist.corpus.sources import build_corpus
 from s2accompanist.models.reference_clap import EXPORT_KIND, ReferenceClapConfig, load_reference_clap
 from s2accompanist.training.reference_clap import (
     ReferenceClapDataset,
@@ -17,6 +22,13 @@ from s2accompanist.training.reference_clap import (
     retrieval_metrics,
     same_caption_mask,
     tag_metrics,
+)
+from s2accompanist.training.reference_clap_stage import (
+    MAX_WINDOWS_PER_TRACK,
+    TRACK_WINDOW_S,
+    corpus_tag_names,
+    item_source,
+    reference_items,
 )
 
 RATE = 8000
@@ -162,3 +174,63 @@ def test_tag_metrics_known_values():
     assert metrics["precision"] == pytest.approx(5 / 6) and metrics["recall"] == pytest.approx(5 / 7)
     with pytest.raises(ValueError, match="no tag has both positive and negative"):
         tag_metrics(probs, np.ones_like(targets))
+
+
+class RecordingTextEncoder:
+    """Stands in for MiniLM: a 4-d embedding per text, keeping the texts it was asked to encode."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def encode(self, texts):
+        self.texts += texts
+        return SimpleNamespace(pooled=torch.tensor([[float(len(text))] * 4 for text in texts]))
+
+
+def jamendo_corpus(tmp_path, tsv_lines: list[str], seconds: dict[str, float], silent_s=None):
+    """Ingest sine tracks through the corpus stage as MTG-Jamendo, all in train; (tracks, sections, raw_dir)."""
+    audio_root, raw_dir = tmp_path / "audio", tmp_path / "raw"
+    for name, duration in seconds.items():
+        tone = 0.2 * np.sin(2 * np.pi * 220 * np.arange(int(duration * RATE)) / RATE)
+        if silent_s is not None and name in silent_s:
+            start, end = silent_s[name]
+            tone[int(start * RATE):int(end * RATE)] = 0.0
+        write_audio(audio_root / f"{name}.wav", tone.astype(np.float32), RATE)
+    metadata = tmp_path / "autotagging.tsv"
+    metadata.write_text("TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION\tTAGS\n" + "".join(line + "\n" for line in tsv_lines))
+    build_corpus({"source": "jamendo", "metadata": str(metadata), "audio_root": str(audio_root), "split_fractions": [1.0, 0.0, 0.0]},
+                 seed=0, out_dir=raw_dir)
+    return pd.read_parquet(raw_dir / "tracks.parquet"), pd.read_parquet(raw_dir / "sections.parquet"), raw_dir
+
+
+def test_a_corpus_without_sections_trains_on_track_windows_with_the_track_text(tmp_path):
+    tracks, sections, raw_dir = jamendo_corpus(tmp_path, [
+        "t1\ta\tb\tlong.wav\t35.0\tgenre---rock\tinstrument---drums",
+        "t2\ta\tb\tshort.wav\t4.0\tmood/theme---calm",
+        "t3\ta\tb\tunknown.wav\t12.0\tgenre---notagenre",  # no tag in the vocabulary, so no caption
+        "t4\ta\tb\tuntagged.wav\t12.0",
+    ], {"long": 35.0, "short": 4.0, "unknown": 12.0, "untagged": 12.0}, silent_s={"long": (12.0, 23.0)})
+    assert sections.empty and len(tracks) == 4
+    encoder = RecordingTextEncoder()
+    source, items = reference_items(tracks, sections, raw_dir, RATE, encoder, corpus_tag_names(tracks), crop_s=3.0)
+
+    assert source == "track windows"
+    # The long track gives MAX_WINDOWS_PER_TRACK windows less its silent middle one; a track shorter
+    # than a window is one item whole; the untagged track has no text and gives none.
+    assert MAX_WINDOWS_PER_TRACK == 3
+    assert [audio.size for audio, _, _ in items["train"]] == [int(TRACK_WINDOW_S * RATE)] * 2 + [4 * RATE, int(TRACK_WINDOW_S * RATE)]
+    assert encoder.texts == ["Rock music with drums.", "Calm music.", "notagenre"]
+    assert [text[0] for _, text, _ in items["train"]] == [22.0, 22.0, 11.0, 9.0]  # each window carries its track's text
+    assert corpus_tag_names(tracks) == ["calm", "drums", "rock"]
+    assert items["train"][0][2].tolist() == [0.0, 1.0, 1.0] and items["train"][2][2].tolist() == [1.0, 0.0, 0.0]
+    annotated = pd.DataFrame({"track_id": ["t1"], "section_index": [0], "label": ["verse"], "start_s": [0.0],
+                              "end_s": [8.0], "caption": ["a rock verse"]})
+    assert item_source(tracks, annotated) == "sections"  # annotated sections still win, as on the synthetic corpus
+
+
+def test_a_corpus_without_sections_or_track_text_fails_saying_what_is_missing(tmp_path):
+    tracks, sections, raw_dir = jamendo_corpus(tmp_path, ["t1\ta\tb\tuntagged.wav\t12.0"], {"untagged": 12.0})
+    encoder = RecordingTextEncoder()
+    with pytest.raises(ValueError, match="no track in tracks.parquet has a caption or a genre / instrument / mood tag"):
+        reference_items(tracks, sections, raw_dir, RATE, encoder, corpus_tag_names(tracks), crop_s=3.0)
+    assert encoder.texts == []

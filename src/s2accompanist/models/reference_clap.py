@@ -2,7 +2,8 @@
 
 The embedded default profile cannot download LAION-CLAP or MuQ-MuLan, yet curation needs an
 alignment grader and concept tagger, and evaluation needs an audio-text embedding space. This
-model fills those roles; it is trained on the corpus's own ground-truth captions (stage `refclap`).
+model fills those roles; it is trained on the corpus's own captions (stage `refclap`): per section
+where the corpus annotates sections, else per window of each track with the track's caption or tags.
 
 Audio branch: log-mel spectrogram (torch STFT, librosa mel filterbank) -> residual conv blocks,
 each halving frequency and time -> mean over frequency -> mean + max over time (so any length
