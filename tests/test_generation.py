@@ -47,6 +47,26 @@ def test_prompt_file_round_trip_and_bad_lines(tmp_path):
         read_prompt_file(path, 10.0)
 
 
+@pytest.mark.parametrize("label, canonical", [
+    ("in_distribution", "in_distribution"), ("in-distribution", "in_distribution"), ("ID", "in_distribution"),
+    ("In Distribution", "in_distribution"), ("in_domain", "in_distribution"),
+    ("out-of-distribution", "out_of_distribution"), ("OOD", "out_of_distribution"), ("out_of_domain", "out_of_distribution"),
+])
+def test_prompt_file_split_labels_are_normalised(tmp_path, label, canonical):
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"id": "a", "prompt": "jazz", "split": label}) + "\n")
+    assert read_prompt_file(path, 10.0)[0].metadata["split"] == canonical
+
+
+@pytest.mark.parametrize("label", ["test", "in", "", None, 1])
+def test_unknown_split_label_is_refused_with_the_accepted_ones(tmp_path, label):
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"id": "a", "prompt": "jazz"}) + "\n" + json.dumps({"id": "b", "prompt": "rock", "split": label}) + "\n")
+    with pytest.raises(RequestError, match=rf"p.jsonl:2: prompt 'b': unknown split {label!r}; use one of: "
+                                           r"in_distribution \(also id, in_domain\); out_of_distribution \(also ood, out_of_domain\)"):
+        read_prompt_file(path, 10.0)
+
+
 def test_item_seeds_are_stable_and_distinct():
     assert item_seed(0, "id_000") == item_seed(0, "id_000")
     assert len({item_seed(0, f"id_{i:03d}") for i in range(100)}) == 100

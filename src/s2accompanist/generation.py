@@ -106,8 +106,36 @@ def parse_sections(text: str) -> tuple[SegmentRequest, ...]:
     return tuple(segments)
 
 
+# Spellings of the benchmark's two splits that prompt files use (ATTM's own files vary), compared
+# after `_split_key`; the first of each is the canonical name every stage compares against.
+SPLIT_SPELLINGS = {
+    "in_distribution": ("in_distribution", "id", "in_domain"),
+    "out_of_distribution": ("out_of_distribution", "ood", "out_of_domain"),
+}
+
+
+def _split_key(label: str) -> str:
+    return "_".join(label.strip().lower().replace("-", " ").replace("_", " ").split())
+
+
+def canonical_split(label: object) -> str:
+    """The canonical name of a prompt's split, "in_distribution" or "out_of_distribution", for any
+    accepted spelling ("in-distribution", "ID", "in_domain", "OOD", ...; case, hyphens, underscores
+    and spaces aside).
+    Any other label is a RequestError listing the accepted ones: a prompt whose split went
+    unrecognised would silently drop out of FAD."""
+    if isinstance(label, str):
+        key = _split_key(label)
+        for canonical, spellings in SPLIT_SPELLINGS.items():
+            if key in spellings:
+                return canonical
+    accepted = "; ".join(f"{canonical} (also {', '.join(spellings[1:])})" for canonical, spellings in SPLIT_SPELLINGS.items())
+    raise RequestError(f"unknown split {label!r}; use one of: {accepted} (case, hyphens and spaces aside)")
+
+
 def read_prompt_file(path: str | Path, default_duration_s: float) -> list[GenerationRequest]:
-    """Read a JSONL prompt file; a malformed line raises with its line number."""
+    """Read a JSONL prompt file; a malformed line raises with its line number. A `split` is
+    normalised to its canonical name (`canonical_split`); a line may have none."""
     requests, seen = [], set()
     for number, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
@@ -127,6 +155,11 @@ def read_prompt_file(path: str | Path, default_duration_s: float) -> list[Genera
             raise RequestError(f"{path}:{number}: not a valid prompt line ({type(err).__name__}: {err})") from None
         if request.id in seen:
             raise RequestError(f"{path}:{number}: duplicate id '{request.id}'")
+        if "split" in request.metadata:
+            try:
+                request.metadata["split"] = canonical_split(request.metadata["split"])
+            except RequestError as err:
+                raise RequestError(f"{path}:{number}: prompt '{request.id}': {err}") from None
         seen.add(request.id)
         requests.append(request)
     return requests

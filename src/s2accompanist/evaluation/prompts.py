@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..corpus.synthetic.captions import GENRE_WORDS, instrument_words
-from ..io import write_json
-from ..generation import GenerationRequest, SegmentRequest, read_prompt_file, write_prompt_file
+from ..generation import GenerationRequest, RequestError, SegmentRequest, read_prompt_file, write_prompt_file
 
 OOD_TEMPLATES = (
     "A {mood} {genre} track played on {instruments}.",
@@ -138,15 +137,71 @@ def training_song_windows(raw_dir: Path, n: int, clip_s: float, sample_rate: int
     return windows, songs
 
 
-def copy_attm_prompt_set(prompt_file: Path, reference_audio: Path, out_dir: Path, clip_s: float) -> pd.DataFrame:
-    """Paper scale: validate the challenge prompt file and point at the reference clips."""
+# Reference clips of the ATTM release: `<prompt id>.<suffix>` (the release's naming is not documented
+# here, so every format the audio reader decodes is accepted).
+REFERENCE_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
+
+
+def copy_attm_prompt_set(prompt_file: Path, reference_audio: Path, out_dir: Path, clip_s: float,
+                         sample_rate: int, channels: int) -> pd.DataFrame:
+    """Paper scale: validate the challenge prompt file, write it to out_dir/prompts.jsonl, and write
+    each in-distribution prompt's reference clip to out_dir/reference/<id>.wav at `sample_rate` and
+    `channels`, cut or padded with silence to the prompt's duration (its `duration`, else `clip_s`),
+    where `evaluate` reads it. The reference clip of prompt `<id>` is `reference_audio/<id>.<ext>`, ext
+    one of wav, flac, mp3, ogg (any case). Every prompt must name its split: one without is an error,
+    as are a missing, doubled or unreadable reference clip."""
+    from ..audio import AudioError, load_audio, write_audio
+
     for path, param in ((prompt_file, "evaluate.prompt_file"), (reference_audio, "evaluate.reference_audio")):
         if not path or not Path(path).exists():
             raise FileNotFoundError(f"{param}: {path} does not exist; it comes from the ATTM Grand Challenge organisers' release")
+    reference_audio = Path(reference_audio)
+    if not reference_audio.is_dir():
+        raise NotADirectoryError(f"evaluate.reference_audio: {reference_audio} is not a folder; point it at the folder of reference clips")
     requests = read_prompt_file(prompt_file, clip_s)
+    unlabelled = [r.id for r in requests if "split" not in r.metadata]
+    if unlabelled:
+        raise RequestError(f"evaluate.prompt_file: {prompt_file}: {len(unlabelled)} prompt(s) have no split ({_some(unlabelled)}); "
+                           "label each in_distribution or out_of_distribution, or FAD cannot tell its reference set")
+    references = [r for r in requests if r.metadata["split"] == "in_distribution"]
+    clips = _reference_clips(reference_audio, [r.id for r in references])
+    for request in references:
+        path = clips[request.id]
+        try:
+            audio = load_audio(path, sample_rate, channels)
+        except AudioError as err:
+            raise AudioError(err.reason, f"evaluate.reference_audio: the reference clip of prompt '{request.id}' in {reference_audio} "
+                                         f"cannot be used: {err}") from err
+        length = int(round(request.duration_s * sample_rate))
+        audio = np.pad(audio[:, :length], ((0, 0), (0, max(0, length - audio.shape[1]))))
+        write_audio(out_dir / "reference" / f"{request.id}.wav", audio, sample_rate)
     write_prompt_file(out_dir / "prompts.jsonl", requests)
-    write_json(out_dir / "reference_audio.json", {"path": str(Path(reference_audio).resolve())})
     return prompt_summary(requests)
+
+
+def _reference_clips(folder: Path, ids: list[str]) -> dict[str, Path]:
+    """The reference clip of each id in `folder` (`<id>.<ext>`, ext in REFERENCE_SUFFIXES); one
+    missing, or given in two formats, is an error naming it."""
+    by_stem: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in REFERENCE_SUFFIXES:
+            by_stem.setdefault(path.stem, []).append(path)
+    missing = [item for item in ids if item not in by_stem]
+    if missing:
+        raise FileNotFoundError(
+            f"evaluate.reference_audio: {folder} has no reference clip for {len(missing)} in-distribution prompt(s) "
+            f"({_some(missing)}); each needs <id>.wav (or .flac, .mp3, .ogg) there")
+    doubled = {item: by_stem[item] for item in ids if len(by_stem[item]) > 1}
+    if doubled:
+        item, paths = next(iter(doubled.items()))
+        raise ValueError(f"evaluate.reference_audio: {folder} holds {len(paths)} reference clips for prompt '{item}' "
+                         f"({', '.join(p.name for p in paths)}); keep one")
+    return {item: by_stem[item][0] for item in ids}
+
+
+def _some(ids: list[str], shown: int = 10) -> str:
+    names = ", ".join(f"'{item}'" for item in ids[:shown])
+    return names + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 def prompt_summary(requests: list[GenerationRequest]) -> pd.DataFrame:
