@@ -61,3 +61,30 @@ def test_shape_and_emptiness_errors():
         concept_coverage(["piano", "rock"], ["x"], tag_sets)
     with pytest.raises(ValueError, match="CCS is undefined"):
         concept_coverage(["something nice"], ["x"], tag_sets)
+
+
+HEADS = ("rock", "jazz", "piano", "drums", "calm", "energetic")
+
+
+def test_listed_concepts_replace_the_text_and_a_concept_without_a_head_is_not_a_miss():
+    tagger = lambda clip: {tag: 1.0 if tag in clip else 0.0 for tag in HEADS}  # no head for electricguitar
+    listed = [{"genre": ["rock"], "instrument": ["electricguitar", "drums"], "mood/theme": []}, None]
+    result = concept_coverage(PROMPTS[:2], [{"rock"}, {"piano"}], tagger, n_boot=50, seed=0, prompt_concepts=listed)
+    # item 0: rock found, drums missed, electricguitar not measurable; item 1 (from its text): piano found, calm missed
+    assert result["n_not_measurable"] == 1
+    assert result["value"] == pytest.approx((1 / 2 + 1 / 2) / 2)
+    assert "electricguitar" not in set(result["per_concept"]["tag"]) and "energetic" not in set(result["per_concept"]["tag"])
+    with pytest.raises(KeyError):
+        concept_coverage(PROMPTS[:1], ["x"], tagger, prompt_concepts=[{"genre": ["notatag"]}])
+
+
+def test_false_alarms_tell_a_detector_that_fires_on_everything_from_one_that_hears():
+    prompts = ["calm jazz piano", "energetic rock with drums"]
+    always = concept_coverage(prompts, ["a", "b"], lambda clip: {tag: 0.9 for tag in HEADS}, n_boot=50, seed=0)
+    assert always["value"] == 1.0 and always["false_alarm"]["value"] == 1.0 and always["margin"]["value"] == 0.0
+    named = {"a": {"calm", "jazz", "piano"}, "b": {"energetic", "rock", "drums"}}
+    hearing = concept_coverage(prompts, ["a", "b"], lambda clip: {tag: float(tag in named[clip]) for tag in HEADS},
+                               n_boot=50, seed=0)
+    assert hearing["value"] == 1.0 and hearing["false_alarm"]["value"] == 0.0 and hearing["margin"]["value"] == 1.0
+    judged = concept_coverage(prompts, ["a", "b"], lambda clip: named[clip], n_boot=50, seed=0)  # a judge: no false alarms to count
+    assert judged["false_alarm"] is None and judged["margin"] is None

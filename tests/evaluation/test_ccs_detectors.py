@@ -100,9 +100,12 @@ def test_evaluate_system_records_the_ccs_backend():
     assert row["ccs_backend"] == detector.name and row["ccs"] == pytest.approx(1.0)
     row, _ = evaluate_system("sys", clips, requests, np.zeros((0, DIM)), embedder, 0.5, 10, 0)
     assert row["ccs_backend"] == "not computed" and "ccs" not in row
-    no_concepts = CCSDetector("judge that hears nothing", lambda c: {})
+    no_concepts = CCSDetector("judge that hears nothing", lambda c: set())
     row, _ = evaluate_system("sys", clips, requests, np.zeros((0, DIM)), embedder, 0.5, 10, 0, ccs_detector=no_concepts)
     assert row["ccs_backend"] == "judge that hears nothing" and row["ccs"] == 0.0
+    no_heads = CCSDetector("tagger without heads", lambda c: {})  # can measure nothing: no CCS, every concept counted apart
+    row, _ = evaluate_system("sys", clips, requests, np.zeros((0, DIM)), embedder, 0.5, 10, 0, ccs_detector=no_heads)
+    assert np.isnan(row["ccs"]) and row["ccs_not_measurable"] > 0
 
 
 def test_laion_zero_shot_without_a_laion_checkpoint_names_the_params_keys():

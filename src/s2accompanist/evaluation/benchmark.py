@@ -184,10 +184,16 @@ def evaluate_system(name: str, clips: list[np.ndarray], requests: list[Generatio
                              "split": [r.metadata.get("split", "") for r in requests],
                              "audio_embedding": list(np.asarray(audio_emb, dtype=np.float32))})
     if detector is not None:
+        # The prompt set's own concept lists where it has them: re-reading them off the text counted
+        # words the detector has no head for (tempo words read as moods) as misses.
         ccs = concept_coverage([r.prompt for r in requests], clips, detector.detect, ccs_threshold, n_boot, seed,
-                               clusters=clusters)
+                               clusters=clusters, prompt_concepts=[r.metadata.get("concepts") for r in requests])
         row.update(ccs=ccs["value"], ccs_low=ccs["low"], ccs_high=ccs["high"], ccs_excluded=ccs["n_excluded"],
-                   ccs_failed=ccs["n_failed"])
+                   ccs_failed=ccs["n_failed"], ccs_not_measurable=ccs["n_not_measurable"])
+        for name in ("false_alarm", "margin"):  # taggers only: how often it fires on concepts the prompt does not name
+            if ccs[name] is not None:
+                row.update({f"ccs_{name}": ccs[name]["value"], f"ccs_{name}_low": ccs[name]["low"],
+                            f"ccs_{name}_high": ccs[name]["high"]})
         row.update({f"ccs_{family.replace('/', '_')}": value for family, value in (ccs["per_family"] or {}).items()})
         per_item["ccs"] = ccs["per_concept"].groupby("item")["detected"].mean().reindex(range(len(requests))).to_numpy()
         per_item["ccs_failure"] = ccs["failures"].set_index("item")["reason"].reindex(range(len(requests))).fillna("").to_numpy()

@@ -12,7 +12,15 @@ A detector that cannot decide for a clip (a judge whose answer does not parse) r
 counted as "detected" or "not detected".
 
 Per item, coverage = detected named concepts / named concepts; CCS is the mean over items, with
-a bootstrap interval over items. Prompts that name no concept cannot be scored: they are left
+a bootstrap interval over items. A prompt set that lists each prompt's concepts (metadata) is
+scored on those; otherwise they are read off the prompt text. A named concept a tagger has no
+head for is "not measurable": counted apart (`n_not_measurable`), never as a miss.
+
+A tagger can also be wrong the other way. For taggers (not judges, which are only asked about
+the named concepts) each item's *false-alarm rate* is the share of the measurable tags its prompt
+does not name that the tagger reports present; `margin` is the mean of (coverage - false-alarm
+rate) per item, with its interval. A detector that fires whatever the audio gives CCS near its
+false-alarm rate and a margin near 0: only a margin above 0 says the clips carry their concepts. Prompts that name no concept cannot be scored: they are left
 out and counted in `n_excluded`, never scored as 0 or 1. The per-family breakdown averages, over
 the items naming at least one concept of that family, the coverage within that family.
 """
@@ -109,43 +117,100 @@ def concept_coverage(
     ci: float = 0.95,
     vocabulary: ConceptVocabulary | None = None,
     clusters: Sequence | None = None,
+    prompt_concepts: Sequence[Mapping[str, list[str]] | None] | None = None,
 ) -> dict:
     """CCS of clips against their prompts (interval over items, or over `clusters`, one label per prompt).
 
-    Returns {"value", "low", "high", "n_boot", "ci", "per_family", "n_items", "n_excluded",
-    "n_failed", "per_concept", "failures"}; `per_concept` is the `coverage_table` frame of the
+    `prompt_concepts` (one per prompt, or None for a prompt whose concepts are read off its text)
+    are the concepts a prompt set lists for its prompts. Returns {"value", "low", "high", "n_boot",
+    "ci", "per_family", "n_items", "n_excluded", "n_failed", "n_not_measurable", "false_alarm",
+    "margin", "per_concept", "failures"}; `per_concept` is the `coverage_table` frame of the
     scored items, `failures` a frame of (item, reason) for clips the detector could not decide
-    (item = position in `prompts`). A judge's answer is a decision, so `threshold` only applies to
-    probabilities.
+    (item = position in `prompts`); `false_alarm` and `margin` are {"value", "low", "high"} or
+    None for a judge. A judge's answer is a decision, so `threshold` only applies to probabilities.
     """
     if len(prompts) != len(clips):
         raise ValueError(f"{len(prompts)} prompts but {len(clips)} clips; give one clip per prompt")
+    if prompt_concepts is not None and len(prompt_concepts) != len(prompts):
+        raise ValueError(f"{len(prompt_concepts)} concept lists for {len(prompts)} prompts; give one (or None) per prompt")
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"threshold must lie in (0, 1], got {threshold!r}")
     vocabulary = vocabulary or default_vocabulary()
-    prompt_concepts = [extract_concepts(prompt, vocabulary) for prompt in prompts]
-    scored_items, detections, failures = [], [], []
-    for item, (clip, concepts) in enumerate(zip(clips, prompt_concepts)):
+    listed = prompt_concepts or [None] * len(prompts)
+    named = [listed_concepts(given, vocabulary) if given is not None else extract_concepts(prompt, vocabulary)
+             for prompt, given in zip(prompts, listed)]
+    scored_items, measured, detections, false_alarms, failures = [], [], [], [], []
+    n_not_measurable = 0
+    for item, (clip, concepts) in enumerate(zip(clips, named)):
         # Clips whose prompt names nothing are not sent to the detector: their answer cannot count.
         if not any(concepts.values()):
             scored_items.append(item)
+            measured.append(concepts)
             detections.append(set())
+            false_alarms.append(np.nan)
             continue
         try:
             output = detector.judge(clip, concepts) if isinstance(detector, PromptConceptJudge) else detector(clip)
         except DetectionFailure as failure:
             failures.append({"item": item, "reason": str(failure)})
             continue
+        present = detected_tags(output, threshold, vocabulary)
+        heads = set(output) if isinstance(output, Mapping) else None  # a tagger's heads; a judge measures what it is asked
+        kept = {family: [tag for tag in tags if heads is None or tag in heads] for family, tags in concepts.items()}
+        n_not_measurable += sum(len(tags) for tags in concepts.values()) - sum(len(tags) for tags in kept.values())
         scored_items.append(item)
-        detections.append(detected_tags(output, threshold, vocabulary))
-    if failures and len(failures) == sum(any(concepts.values()) for concepts in prompt_concepts):
+        measured.append(kept)
+        detections.append(present)
+        false_alarms.append(_false_alarm_rate(heads, kept, present))
+    if failures and len(failures) == sum(any(concepts.values()) for concepts in named):
         raise DetectionFailure(
             f"the CCS detector could not decide for any of the {len(failures)} clips whose prompt names a concept; "
             f"first reason: {failures[0]['reason']}"
         )
-    table = coverage_table([prompt_concepts[item] for item in scored_items], detections)
+    table = coverage_table(measured, detections)
+    if table.empty and n_not_measurable:  # every named concept lacks a head: CCS is not a number, and says why
+        return {"value": np.nan, "low": np.nan, "high": np.nan, "n_boot": n_boot, "ci": ci,
+                "per_family": {family: None for family in FAMILIES}, "n_items": 0, "n_excluded": len(scored_items),
+                "n_failed": len(failures), "n_not_measurable": n_not_measurable, "false_alarm": None, "margin": None,
+                "per_concept": table, "failures": pd.DataFrame(failures, columns=["item", "reason"]).astype({"item": np.int64})}
     # coverage_table numbers the scored items 0..k-1; report positions in `prompts` instead.
     table["item"] = np.asarray(scored_items, dtype=np.int64)[table["item"].to_numpy(dtype=np.int64)]
     summary = summarise_coverage(table, len(scored_items), n_boot, seed, ci, clusters)
     failed = pd.DataFrame(failures, columns=["item", "reason"]).astype({"item": np.int64})
-    return {**summary, "n_failed": len(failures), "per_concept": table, "failures": failed}
+    return {**summary, "n_failed": len(failures), "n_not_measurable": n_not_measurable,
+            **_false_alarm_summary(table, scored_items, false_alarms, n_boot, seed, ci, clusters),
+            "per_concept": table, "failures": failed}
+
+
+def listed_concepts(given: Mapping[str, list[str]], vocabulary: ConceptVocabulary) -> dict[str, list[str]]:
+    """A prompt set's own concept lists, checked against the vocabulary (an unknown tag raises)."""
+    unknown = sorted(set(given) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"concept families {unknown} are not among {FAMILIES}")
+    for tags in given.values():
+        for tag in tags:
+            vocabulary.family_of(tag)
+    return {family: list(given.get(family, [])) for family in FAMILIES}
+
+
+def _false_alarm_rate(heads: set[str] | None, named: dict[str, list[str]], present: set[str]) -> float:
+    """Share of a tagger's measurable tags the prompt does not name that it reports present (NaN for a judge)."""
+    if heads is None:
+        return np.nan
+    unnamed = heads - {tag for tags in named.values() for tag in tags}
+    return len(unnamed & present) / len(unnamed) if unnamed else np.nan
+
+
+def _false_alarm_summary(table: pd.DataFrame, scored_items: list[int], false_alarms: list[float], n_boot: int, seed: int,
+                         ci: float, clusters: Sequence | None) -> dict:
+    """{"false_alarm", "margin"}: the mean false-alarm rate and the mean of coverage minus it, per
+    item, with intervals (clusters resampled as for CCS); None for both where nothing could be computed."""
+    coverage = table.groupby("item")["detected"].mean()
+    rates = pd.Series(false_alarms, index=scored_items, dtype=float).reindex(coverage.index)
+    keep = rates.notna().to_numpy()
+    if not keep.any():
+        return {"false_alarm": None, "margin": None}
+    items = coverage.index.to_numpy(dtype=np.int64)[keep]
+    groups = None if clusters is None else np.asarray(clusters)[items]
+    pick = lambda values: {k: v for k, v in mean_with_ci(values, n_boot, seed, ci, groups).items() if k in ("value", "low", "high")}
+    return {"false_alarm": pick(rates.to_numpy()[keep]), "margin": pick(coverage.to_numpy(dtype=float)[keep] - rates.to_numpy()[keep])}

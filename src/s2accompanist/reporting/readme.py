@@ -25,7 +25,7 @@ END = "<!-- results:end -->"
 TABLES = ("attm", "ablations", "baselines")
 # Written only when the evaluation measured musicality, or the prompt set requests sections (the ATTM file may not).
 LEADING_TABLES = ("musicality", "musicality_paired", "ablation_paired")
-OPTIONAL_TABLES = ("fad_scale", "structure")
+OPTIONAL_TABLES = ("fad_scale", "ccs", "structure")
 
 
 def provenance(root: Path = Path(".")) -> str:

@@ -33,7 +33,7 @@ METRICS = ("fad_clap", "clap_score", "ccs")
 STRUCTURE_METRICS = ("boundary_hit_rate", "boundary_precision", "boundary_f", "segment_alignment")
 STRUCTURE_CHANCES = ("boundary_hit_rate_chance", "boundary_f_chance")
 # Tables of the listening page in this order (any other follows by name); the headline ones open it, before the clips.
-PAGE_TABLE_ORDER = ("musicality", "musicality_paired", "ablation_paired", "attm", "fad_scale", "structure", "ablations")
+PAGE_TABLE_ORDER = ("musicality", "musicality_paired", "ablation_paired", "attm", "fad_scale", "ccs", "structure", "ablations")
 HEADLINE_TABLES = ("musicality", "ablation_paired", "attm")
 SPECTROGRAM_RATE = 16_000
 SONG_INTERVALS = "Intervals: 95 % percentile bootstrap over held-out songs (a song's clips are drawn together; an out-of-distribution prompt is its own cluster)."
@@ -163,6 +163,32 @@ def baselines_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
                 note="untrained: the DiT at its initial weights, sampled like the others; baseline: shaped noise is random-phase "
                      "noise with the reference clips' mean magnitude spectrum and loudness. clap_score_shuffled pairs each clip "
                      "with a prompt of another song. " + SONG_INTERVALS)
+    return table
+
+
+def ccs_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame | None:
+    """ccs.{md,csv,tex}: concept coverage between its ceiling (the reference clips: what the detector
+    finds in the real thing) and its floors (the untrained DiT, shaped noise), each row beside the
+    detector's false-alarm rate on the same clips and the paired margin between the two; None when
+    no row has a CCS."""
+    if "ccs" not in scores or not scores["ccs"].notna().any():
+        return None
+    metrics = [m for m in ("ccs", "ccs_false_alarm", "ccs_margin") if m in scores]
+
+    def kind(system: str) -> str:
+        return "ceiling" if system.startswith("reference audio") else "floor" if is_baseline(system) else "model"
+
+    rows = [{"system": row["system"], "kind": kind(row["system"]), **{metric: _formatted(row, metric) for metric in metrics},
+             "not measurable": int(row["ccs_not_measurable"]) if pd.notna(row.get("ccs_not_measurable")) else "n/a",
+             "backend": row.get("ccs_backend", "n/a")}
+            for _, row in scores.iterrows() if pd.notna(row.get("ccs"))]
+    table = pd.DataFrame(rows).sort_values("kind", key=lambda k: k.map({"ceiling": 0, "model": 1, "floor": 2}), kind="stable")
+    write_table(table, out_dir / "ccs", "Concept coverage (CCS) against its ceiling and floors (measured)",
+                note="ccs: share of the concepts a prompt names (the prompt set's own lists) that the detector finds; "
+                     "ccs_false_alarm: share of the detector's other tags (ones the prompt does not name) it also reports; "
+                     "ccs_margin: ccs minus ccs_false_alarm per clip. A detector that fires whatever it hears gives a margin "
+                     "near 0 on every row: CCS then says nothing about the clips. not measurable: named concepts the "
+                     "detector has no head for, left out (never counted as misses). " + SONG_INTERVALS)
     return table
 
 
