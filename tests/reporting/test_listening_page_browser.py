@@ -86,7 +86,7 @@ def test_intact_report_loads_cleanly_with_every_clip_figure_and_table(report, br
     figures = sorted(image["src"] for image in found.images if not image["src"].startswith("data:"))
     assert figures == ["figures/attm_metrics.png", "figures/spectrograms.png"]
     # A spectrogram above every player (reference, and the system for both prompts), drawn inline.
-    thumbnails = [image for image in found.images if image["src"].startswith("data:image/png;base64,")]
+    thumbnails = [image for image in found.images if image["src"].startswith("data:image/jpeg;base64,")]
     assert len(thumbnails) == 3 and all(image["width"] == 240 for image in thumbnails)
     assert all(image["width"] > 100 for image in found.images)
     assert sorted(audio["src"] for audio in found.audios) == [

@@ -400,7 +400,7 @@ def listening_page(requests, systems: list[str], out_path: Path, limit: int = 12
 
 
 def _thumbnails(paths: list[Path | None], boundaries_s: list[float]) -> list[str | None]:
-    """Inline PNG spectrograms (data URIs) of the clips that exist, on the row's shared dB scale."""
+    """Inline JPEG spectrograms (data URIs) of the clips that exist, on the row's shared dB scale."""
     import base64
 
     spectra = [mel_db(_mono(path), SPECTROGRAM_RATE) if path is not None and path.is_file() else None for path in paths]
@@ -408,7 +408,7 @@ def _thumbnails(paths: list[Path | None], boundaries_s: list[float]) -> list[str
     if not drawn:
         return [None] * len(paths)
     top = max(float(spectrum.max()) for spectrum in drawn)
-    return [None if spectrum is None else "data:image/png;base64," + base64.b64encode(
+    return [None if spectrum is None else "data:image/jpeg;base64," + base64.b64encode(
         spectrogram_thumbnail(spectrum, SPECTROGRAM_RATE, boundaries_s, top)).decode("ascii") for spectrum in spectra]
 
 
