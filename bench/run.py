@@ -28,6 +28,22 @@ def machine() -> str:
             f"{memory_gb:.0f} GiB RAM; Python {record['python']}, torch {record.get('torch')}, {record['os']}")
 
 
+KEPT_MARKER = "The other sections are kept from the earlier report, whose header said:"
+
+
+def provenance_lines(earlier_header: str) -> list[str]:
+    """The earlier header's own lines without its title, unquoted, each once: a partial run's header
+    quoted the one before it, and re-quoting that nested one level deeper on every partial run."""
+    lines = []
+    for line in earlier_header.splitlines()[1:]:
+        line = line.strip()
+        while line.startswith(">"):
+            line = line[1:].strip()
+        if line and line != KEPT_MARKER and line not in lines:
+            lines.append(line)
+    return lines
+
+
 def earlier_sections(report: Path) -> dict[str, str]:
     """The `## name` sections of an existing perf.md, by name, each with its text up to the next one."""
     if not report.is_file():
@@ -44,10 +60,9 @@ def main(only: list[str]) -> int:
     kept = earlier_sections(report) if only else {}
     earlier = (report.read_text().split("\n## ")[0] if kept else "").strip()
     header = f"# Performance\n\nWritten by `make bench` on {time.strftime('%Y-%m-%d')}.\n\nMachine: {machine()}\n"
-    if kept:  # the kept sections say where and when they were measured: the earlier header, quoted
+    if kept:  # the kept sections say where and when they were measured: the earlier header's lines, quoted once
         header = (f"# Performance\n\nSections {', '.join(only)} written by `make bench` on {time.strftime('%Y-%m-%d')} on: "
-                  f"{machine()}\n\nThe other sections are kept from the earlier report, whose header said:\n\n"
-                  + "\n".join("> " + line for line in earlier.splitlines()[2:] if line.strip()) + "\n")
+                  f"{machine()}\n\n{KEPT_MARKER}\n\n" + "\n".join("> " + line for line in provenance_lines(earlier)) + "\n")
     sections = [header]
     for path in sorted((REPO / "bench").glob("bench_*.py")):
         name = path.stem.removeprefix("bench_")
