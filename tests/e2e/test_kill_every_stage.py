@@ -29,7 +29,8 @@ import yaml
 from e2e.repo_copy import run, run_env, smoke_copy
 from e2e.run_outputs import compare_outputs, lock_outputs, metrics, unexpected_differences, write_finding
 
-pytestmark = pytest.mark.e2e
+# A whole second smoke DAG, killed and resumed: `make reliability` runs it, `make test` leaves it out (20-minute budget).
+pytestmark = [pytest.mark.e2e, pytest.mark.second_clean_run]
 
 KILL_AT_FRACTION = 0.4
 
