@@ -134,6 +134,7 @@ def grade_histograms(
 
 SPECTROGRAM_PANEL_SIZE = (2.6, 1.9)  # inches per spectrogram
 SPECTROGRAM_RANGE_DB = 80.0
+MEL_HOP = 256  # samples between `mel_db` frames
 
 
 def mel_db(audio: np.ndarray, sample_rate: int, n_mels: int = 64) -> np.ndarray:
@@ -141,7 +142,7 @@ def mel_db(audio: np.ndarray, sample_rate: int, n_mels: int = 64) -> np.ndarray:
     import librosa
 
     power = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float32), sr=sample_rate, n_fft=1024,
-                                           hop_length=256, n_mels=n_mels)
+                                           hop_length=MEL_HOP, n_mels=n_mels)
     # Reference 1.0, not each clip's own maximum: quiet and loud systems must look different.
     return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)
 
@@ -188,13 +189,18 @@ def spectrogram_grid(
                     ax.set_xticks([])
                     ax.set_yticks([])
                     continue
-                seconds = spectrum.shape[1] * 256 / sample_rate
-                image = ax.imshow(spectrum, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
-                                  extent=(0.0, seconds, 0.0, float(n_mels)), vmin=top - SPECTROGRAM_RANGE_DB, vmax=top)
+                image = draw_spectrum(ax, spectrum, sample_rate, top)
                 if row_index == len(clips) - 1:
                     ax.set_xlabel("time (s)")
         figure.colorbar(image, ax=axes, label="mel power (dB)", shrink=0.8)
         return save_figure(figure, stem_path)
+
+
+def draw_spectrum(ax, spectrum: np.ndarray, sample_rate: int, top_db: float):
+    """One `mel_db` spectrum on `ax`, seconds across and mel bands up, on the scale [top_db - 80 dB, top_db]."""
+    seconds = spectrum.shape[1] * MEL_HOP / sample_rate
+    return ax.imshow(spectrum, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+                     extent=(0.0, seconds, 0.0, float(spectrum.shape[0])), vmin=top_db - SPECTROGRAM_RANGE_DB, vmax=top_db)
 
 
 def _require_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
@@ -216,13 +222,10 @@ def spectrogram_thumbnail(spectrum: np.ndarray, sample_rate: int, boundaries_s: 
     figure = Figure(figsize=THUMBNAIL_SIZE, dpi=THUMBNAIL_DPI)
     FigureCanvasAgg(figure)
     ax = figure.add_axes((0, 0, 1, 1))
-    seconds = spectrum.shape[1] * 256 / sample_rate
-    ax.imshow(spectrum, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
-              extent=(0.0, seconds, 0.0, float(spectrum.shape[0])), vmin=top_db - SPECTROGRAM_RANGE_DB, vmax=top_db)
+    draw_spectrum(ax, spectrum, sample_rate, top_db)
     for boundary in boundaries_s:
         ax.axvline(boundary, color="white", linestyle="--", linewidth=1.2)
     ax.set_axis_off()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="jpeg", dpi=THUMBNAIL_DPI, pil_kwargs={"quality": 80})
     return buffer.getvalue()
-
