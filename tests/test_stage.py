@@ -17,8 +17,8 @@ def test_broken_params_stop_a_stage_before_any_work(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "'corpus.n_songs' = -5" in result.stderr and "greater than or equal to 3" in result.stderr
-    # data/ holds only what git carries (the versioned base autoencoder), no stage output.
-    assert {p.name for p in (repo / "data").iterdir()} <= {"base"} and not (repo / "reports" / "notebooks").exists()
+    # data/ holds only what git carries (the versioned base components and judge), no stage output.
+    assert {p.name for p in (repo / "data").iterdir()} <= {"base", "judge"} and not (repo / "reports" / "notebooks").exists()
     assert not (repo / "reports" / "metrics").exists() and not (repo / "reports" / "timings").exists()
 
 

@@ -230,7 +230,7 @@ class GenerateParams(Section):
 
 
 class EmbedderParams(BackendParams):
-    backend: Literal["refclap", "clap_laion_music"]
+    backend: Literal["judge", "refclap", "clap_laion_music"]
     tokenizer: LocalPath
 
 

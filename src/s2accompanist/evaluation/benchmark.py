@@ -54,13 +54,49 @@ def reference_clap_embedder(checkpoint: str) -> Embedder:
     from ..models.text_encoders import build_text_encoder
 
     model = load_reference_clap(checkpoint, "evaluate.embedder (the refclap stage's checkpoint)")
-    text_encoder = build_text_encoder("minilm")
+    return _clap_like_embedder("refclap (in-domain reference CLAP)", model, build_text_encoder("minilm"))
+
+
+def judge_report_path(checkpoint: str | Path) -> Path:
+    """The report beside a judge checkpoint (training/base_judge.py writes it), which pins its sha256."""
+    return Path(checkpoint).with_suffix(".json")
+
+
+def judge_embedder(checkpoint: str | None) -> Embedder:
+    """The pinned judge (training/base_judge.py): refused unless the file is the one its report pins."""
+    from ..checkpoints import file_sha256
+    from ..models.hashed_words import BACKEND, HashedWords
+    from ..models.reference_clap import load_reference_clap
+
+    if not checkpoint:
+        raise ValueError("evaluate.embedder.backend 'judge' reads evaluate.embedder.checkpoint, which is not set; "
+                         "point it at data/judge/judge.safetensors (versioned in git; `make base-judge` regenerates it)")
+    report_file = judge_report_path(checkpoint)
+    if not Path(checkpoint).is_file() or not report_file.is_file():
+        raise FileNotFoundError(f"evaluate.embedder.checkpoint {checkpoint}: the judge or its report {report_file} is missing; "
+                                "restore data/judge/ from git or regenerate both with `make base-judge`")
+    report = json.loads(report_file.read_text())
+    digest = file_sha256(checkpoint, length=64)
+    if digest != report.get("sha256"):
+        raise ValueError(f"evaluate.embedder.checkpoint {checkpoint} is not the pinned judge: its sha256 is {digest}, "
+                         f"{report_file} pins {report.get('sha256')}; restore the file from git, or retrain both with "
+                         "`make base-judge` and commit them together")
+    if not str(report.get("text_features", "")).startswith(BACKEND):
+        raise ValueError(f"{report_file} says the judge reads text as {report.get('text_features')!r}; this code reads it as {BACKEND}")
+    model = load_reference_clap(checkpoint, "evaluate.embedder.checkpoint (the judge)")
+    return _clap_like_embedder(f"judge (independent reference CLAP, sha256 {digest[:12]})", model, HashedWords(model.config.text_dim))
+
+
+def _clap_like_embedder(name: str, model, text_encoder) -> Embedder:
+    """An Embedder over a reference-CLAP-architecture model and the text encoder its text branch was trained on."""
     minimum = model.config.min_samples
+
+    def padded(clip: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.pad(clip, (0, max(0, minimum - len(clip))))).float()[None]
 
     @torch.no_grad()
     def embed_audio(clips: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate([model.embed_audio(torch.from_numpy(np.pad(c, (0, max(0, minimum - len(c))))).float()[None]).numpy()
-                               for c in clips])
+        return np.concatenate([model.embed_audio(padded(c)).numpy() for c in clips])
 
     @torch.no_grad()
     def embed_text(texts: list[str]) -> np.ndarray:
@@ -68,15 +104,16 @@ def reference_clap_embedder(checkpoint: str) -> Embedder:
 
     @torch.no_grad()
     def tags(clip: np.ndarray) -> dict[str, float]:
-        probabilities = model.tag_probabilities(torch.from_numpy(np.pad(clip, (0, max(0, minimum - len(clip))))).float()[None])[0]
-        return dict(zip(model.tag_names, probabilities.tolist()))
+        return dict(zip(model.tag_names, model.tag_probabilities(padded(clip))[0].tolist()))
 
-    return Embedder("refclap (in-domain reference CLAP)", model.sample_rate, embed_audio, embed_text, tags)
+    return Embedder(name, model.sample_rate, embed_audio, embed_text, tags)
 
 
 def build_embedder(embedder: dict[str, Any], refclap_checkpoint: str) -> Embedder:
     if embedder["backend"] == "refclap":
         return reference_clap_embedder(refclap_checkpoint)
+    if embedder["backend"] == "judge":
+        return judge_embedder(embedder["checkpoint"])
     from ..models.laion_clap_backend import LaionClap
 
     clap = LaionClap.load(embedder["checkpoint"], embedder["tokenizer"], "evaluate.embedder")
@@ -95,7 +132,8 @@ def build_ccs_detector(ccs: dict[str, Any], embedder_params: dict[str, Any], emb
     constructor (e.g. a device, or a test's recorded transport)."""
     backend = ccs["backend"]
     if backend == "refclap_tags":
-        tagger = embedder if embedder_params["backend"] == "refclap" else reference_clap_embedder(refclap_checkpoint)
+        # The evaluation embedder's own tag heads where it has them (refclap, the judge), else the reference CLAP's.
+        tagger = embedder if embedder.tag_probabilities is not None else reference_clap_embedder(refclap_checkpoint)
         return CCSDetector(f"{tagger.name} tag heads", _at_rate(tagger.tag_probabilities, embedder.sample_rate, tagger.sample_rate))
     if backend == "laion_zero_shot":
         from .zero_shot import PROMPT_TEMPLATE, ZeroShotConceptDetector

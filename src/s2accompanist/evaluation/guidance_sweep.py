@@ -8,7 +8,8 @@ test songs, so no benchmark song takes part in the choice), restricted to captio
 tempo so that every clip can be scored on it. Each candidate is scored on three criteria:
 
 - tempo kept (`musicality`, madmom): the beat, which strong guidance was measured to wash out;
-- CLAP score (the evaluation embedder): how well the clip follows its prompt;
+- CLAP score (the pipeline's reference CLAP, never the evaluation's judge, which must have no say
+  in what it later scores): how well the clip follows its prompt;
 - FAD (the same embedder) against the prompts' own windows of the songs, at this small n a biased
   figure, comparable across candidates because n is the same for each.
 

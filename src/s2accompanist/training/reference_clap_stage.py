@@ -167,11 +167,14 @@ def track_windows(audio: np.ndarray, window: int) -> list[np.ndarray]:
 
 def train_reference_clap(refclap: dict[str, Any], trainer_params: dict[str, Any], tracks: pd.DataFrame,
                          sections: pd.DataFrame, raw_dir: Path, sample_rate: int, seed: int,
-                         plots_csv: Path) -> dict[str, Any]:
+                         plots_csv: Path, text_encoder=None) -> dict[str, Any]:
+    """Train, export to refclap["checkpoint"] and return held-out retrieval and tagging. Captions are
+    read by `text_encoder` (anything with `encode(texts).pooled`, `text_dim` wide; MiniLM when None)."""
     from ..models.text_encoders import build_text_encoder
 
     tag_names = corpus_tag_names(tracks)
-    source, items = reference_items(tracks, sections, raw_dir, sample_rate, build_text_encoder("minilm"), tag_names, refclap["crop_s"])
+    text_encoder = text_encoder or build_text_encoder("minilm")
+    source, items = reference_items(tracks, sections, raw_dir, sample_rate, text_encoder, tag_names, refclap["crop_s"])
     print(f"reference CLAP items: {source}, " + ", ".join(f"{split} {len(split_items)}" for split, split_items in items.items()))
     config = ReferenceClapConfig(tag_names=tuple(tag_names), sample_rate=sample_rate, embed_dim=refclap["embed_dim"])
     crop = int(refclap["crop_s"] * sample_rate)
