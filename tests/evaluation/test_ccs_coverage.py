@@ -86,5 +86,7 @@ def test_false_alarms_tell_a_detector_that_fires_on_everything_from_one_that_hea
     hearing = concept_coverage(prompts, ["a", "b"], lambda clip: {tag: float(tag in named[clip]) for tag in HEADS},
                                n_boot=50, seed=0)
     assert hearing["value"] == 1.0 and hearing["false_alarm"]["value"] == 0.0 and hearing["margin"]["value"] == 1.0
+    # Per clip too, so a margin can be paired between systems prompt by prompt.
+    assert always["false_alarm_per_item"].tolist() == [1.0, 1.0] and hearing["false_alarm_per_item"].tolist() == [0.0, 0.0]
     judged = concept_coverage(prompts, ["a", "b"], lambda clip: named[clip], n_boot=50, seed=0)  # a judge: no false alarms to count
-    assert judged["false_alarm"] is None and judged["margin"] is None
+    assert judged["false_alarm"] is None and judged["margin"] is None and judged["false_alarm_per_item"].isna().all()

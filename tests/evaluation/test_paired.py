@@ -50,3 +50,17 @@ def test_verdict_reads_the_direction_of_the_metric():
     assert verdict(-0.1, -0.2, -0.05, direction=1) == "worse"
     assert verdict(0.1, -0.01, 0.2, direction=1) == "not separable"
     assert verdict(-1e-9, -2e-9, -1e-10, direction=-1) == "no difference"
+
+
+def test_the_ccs_margin_is_paired_where_the_detector_gives_one_and_left_out_where_it_does_not():
+    rng = np.random.default_rng(2)
+    songs = np.repeat([f"song{i}" for i in range(10)], 2)
+    emb, clap = rng.normal(size=(20, 3)), rng.uniform(0.2, 0.4, 20)
+    without, with_ = per_item("without", emb, clap, songs), per_item("with", emb, clap, songs)
+    # Same coverage, but the variant without the factor has a tagger firing on everything: only the margin tells them apart.
+    without["ccs_margin"], with_["ccs_margin"] = without["ccs"] - 0.5, with_["ccs"] - 0.1
+    rows = ablation_differences(pd.concat([without, with_]), emb, 200, 0, factors=FACTORS).set_index("metric")
+    assert rows.loc["ccs", "verdict"] == "no difference"
+    assert np.isclose(rows.loc["ccs_margin", "difference"], 0.4) and rows.loc["ccs_margin", "verdict"] == "better"
+    without["ccs_margin"] = np.nan  # a judge: no false alarms, no margin
+    assert "ccs_margin" not in set(ablation_differences(pd.concat([without, with_]), emb, 50, 0, factors=FACTORS)["metric"])

@@ -234,6 +234,8 @@ def evaluate_system(name: str, clips: list[np.ndarray], requests: list[Generatio
                             f"ccs_{name}_high": ccs[name]["high"]})
         row.update({f"ccs_{family.replace('/', '_')}": value for family, value in (ccs["per_family"] or {}).items()})
         per_item["ccs"] = ccs["per_concept"].groupby("item")["detected"].mean().reindex(range(len(requests))).to_numpy()
+        # Per clip, coverage minus the tagger's false alarms: what the ablation pairs (raw CCS rewards a tagger firing everywhere).
+        per_item["ccs_margin"] = per_item["ccs"] - ccs["false_alarm_per_item"].reindex(range(len(requests))).to_numpy()
         per_item["ccs_failure"] = ccs["failures"].set_index("item")["reason"].reindex(range(len(requests))).fillna("").to_numpy()
     row.update(fad_backend=embedder.name, clap_backend=embedder.name,
                ccs_backend=detector.name if detector is not None else "not computed")

@@ -23,7 +23,7 @@ ABLATION_FACTORS = (
     ("all training (vs the untrained DiT, the floor)", "untrained-full", "sft-full"),
 )
 # +1: higher is better; -1: lower is better.
-DIRECTION = {"fad_clap": -1, "clap_score": 1, "ccs": 1, "tempo_kept": 1}
+DIRECTION = {"fad_clap": -1, "clap_score": 1, "ccs": 1, "ccs_margin": 1, "tempo_kept": 1}
 
 
 def fad_difference(with_emb: np.ndarray, without_emb: np.ndarray, reference_emb: np.ndarray, songs: np.ndarray,
@@ -57,7 +57,7 @@ def ablation_differences(per_item: pd.DataFrame, reference_emb: np.ndarray, n_bo
                          musicality: pd.DataFrame | None = None, factors=ABLATION_FACTORS) -> pd.DataFrame:
     """One row per (factor, metric): both systems' values, the paired difference (with minus without)
     and its song-clustered interval. `per_item` is evaluate_system's per-item frame of every system
-    (columns system, id, song, split, clap, ccs, audio_embedding); `musicality` the per-clip
+    (columns system, id, song, split, clap, ccs, ccs_margin, audio_embedding); `musicality` the per-clip
     musicality frame (system, id, track_id, tempo_kept). Factors whose systems are missing are skipped."""
     rows = []
     for factor, without, with_ in factors:
@@ -74,8 +74,8 @@ def ablation_differences(per_item: pd.DataFrame, reference_emb: np.ndarray, n_bo
                                                  np.stack(b["audio_embedding"].to_numpy()[in_dist]), reference_emb,
                                                  songs[in_dist], n_boot, seed)
             results["fad_clap"].update(with_value=_fad(a, in_dist, reference_emb), without_value=_fad(b, in_dist, reference_emb))
-        for metric, column in (("clap_score", "clap"), ("ccs", "ccs")):
-            if column in a and column in b:
+        for metric, column in (("clap_score", "clap"), ("ccs", "ccs"), ("ccs_margin", "ccs_margin")):
+            if column in a and column in b and a[column].notna().any() and b[column].notna().any():
                 results[metric] = _paired_mean(a[column], b[column], songs, n_boot, seed)
         if musicality is not None and "tempo_kept" in musicality:
             m_a, m_b = (musicality[musicality["system"] == s].set_index("id") for s in (with_, without))

@@ -256,7 +256,8 @@ def ablation_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
     return table
 
 
-ABLATION_METRIC_LABELS = {"fad_clap": "FAD (lower is better)", "clap_score": "CLAP score", "ccs": "CCS", "tempo_kept": "tempo kept"}
+ABLATION_METRIC_LABELS = {"fad_clap": "FAD (lower is better)", "clap_score": "CLAP score", "ccs": "CCS",
+                          "ccs_margin": "CCS margin (minus false alarms)", "tempo_kept": "tempo kept"}
 
 
 def ablation_paired_table(evaluation_dir: Path, out_dir: Path, backend: str) -> pd.DataFrame | None:
@@ -274,7 +275,7 @@ def ablation_paired_table(evaluation_dir: Path, out_dir: Path, backend: str) -> 
         "verdict": paired["verdict"], "clips / songs": [f"{n} / {k}" for n, k in zip(paired["n"], paired["n_songs"])]})
     write_table(table, out_dir / "ablation_paired", "One factor at a time: paired differences between variants that differ in it alone (measured)",
                 note="Each row compares two systems that differ in that factor only, on the same prompts: per prompt for CLAP "
-                     "score, CCS and tempo kept; FAD of both systems recomputed on the same resampled songs. 95 % bootstrap over "
+                     "score, CCS, CCS margin (a clip's coverage minus its tagger false alarms) and tempo kept; FAD of both systems recomputed on the same resampled songs. 95 % bootstrap over "
                      "held-out songs; 'not separable': the interval contains 0; 'no difference': both systems scored alike to 1e-6. The last factor, all training, gives the scale. "
                      f"FAD, CLAP score and CCS: {backend}; tempo: the musicality table's tracker.")
     return table
