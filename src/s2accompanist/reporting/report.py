@@ -19,7 +19,7 @@ import pandas as pd
 from ..audio import load_audio
 from ..io import write_text
 from .figures import mel_db, spectrogram_grid, spectrogram_thumbnail
-from .tables import format_with_ci, load_reported, write_table
+from .tables import MISSING, format_with_ci, load_reported, write_table
 
 # The paper's ablation rows and the variant of ours that answers each (closest setting we train).
 ABLATION_ROWS = (
@@ -49,14 +49,23 @@ def _formatted(row: pd.Series | None, metric: str) -> str:
     return format_with_ci(row[metric], row.get(f"{metric}_low"), row.get(f"{metric}_high"))
 
 
-def attm_tables(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
+def attm_tables(scores: pd.DataFrame, out_dir: Path, evaluation_dir: Path | None = None, n_boot: int = 1000,
+                seed: int = 0) -> pd.DataFrame:
     """attm.{md,csv,tex} and, where the scores have structure metrics, structure.{md,csv,tex};
-    returns the ATTM table."""
+    returns the ATTM table. Given `evaluation_dir` with evaluate's per-item scores and reference
+    embeddings, our rows also get the 95 % range of their Borda rank over resampled songs."""
     from .tables import attm_table
 
     ours = scores[~scores["system"].map(is_baseline) & ~scores["system"].str.startswith("reference audio")].copy()
     table = attm_table(ours, load_reported(resource_csv("attm_reported.csv"), "official"))
     table.attrs["note"] += " Our intervals: 95 % percentile bootstrap over held-out songs (a song's clips drawn together)."
+    ranges = _borda_rank_ranges(evaluation_dir, list(ours["system"]), n_boot, seed) if evaluation_dir is not None else None
+    if ranges is not None:
+        table.insert(table.columns.get_loc("borda_rank") + 1, "borda_rank_95",
+                     table["system"].where(table["origin"] == "ours").map(ranges).fillna(""))
+        table.attrs["note"] += (" borda_rank_95: the 95 % range of each of our ranks when the held-out songs are resampled and "
+                                "all three metrics recomputed (reporting/rank_intervals.py; CCS as the mean per clip): "
+                                "systems whose ranges overlap are not separable by this benchmark.")
     failed = int(ours["ccs_failed"].fillna(0).sum()) if "ccs_failed" in ours else 0
     if failed:
         table.attrs["note"] += (f" CCS leaves out {failed} clip(s) whose judge answer could not be read; the reasons are "
@@ -65,6 +74,21 @@ def attm_tables(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
     if any(metric in scores and scores[metric].notna().any() for metric in STRUCTURE_METRICS):
         structure_table(scores, out_dir)
     return table
+
+
+def _borda_rank_ranges(evaluation_dir: Path, systems: list[str], n_boot: int, seed: int) -> dict[str, str] | None:
+    """{system: "low-high"} from evaluate's per-item scores; None where evaluate wrote no reference embeddings."""
+    from .rank_intervals import borda_rank_intervals
+
+    per_item_path, reference_path = evaluation_dir / "per_item.parquet", evaluation_dir / "reference_embeddings.parquet"
+    if not (per_item_path.is_file() and reference_path.is_file()):
+        return None
+    per_item = pd.read_parquet(per_item_path)
+    reference = np.stack(pd.read_parquet(reference_path)["audio_embedding"].to_numpy())
+    ranked = [s for s in systems if s in set(per_item["system"])]
+    intervals = borda_rank_intervals(per_item, reference, ranked, n_boot, seed)
+    return {row.system: MISSING if pd.isna(row.borda_rank_low) else f"{int(row.borda_rank_low)}-{int(row.borda_rank_high)}"
+            for row in intervals.itertuples()}
 
 
 def structure_table(scores: pd.DataFrame, out_dir: Path) -> pd.DataFrame:
