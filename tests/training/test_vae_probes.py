@@ -78,3 +78,15 @@ def test_head_scores_use_the_probes_metrics_on_held_out_songs():
     scores = head_scores(LeadsheetHeads(8, 16).eval(), [z for z, _ in test], [t for _, t in test], 0, n_boot=20)
     for task in ("melody", "chord", "beat", "downbeat"):
         assert 0.0 <= scores[f"{task}_low"] <= scores[f"{task}_score"] <= scores[f"{task}_high"] <= 1.0, task
+
+
+def test_middle_excerpts_cut_audio_and_targets_to_the_same_frames():
+    from s2accompanist.training.vae_stage import middle_excerpts
+
+    hop, frames = 4, 10
+    long = ("long", np.arange(100 * hop, dtype=np.float32)[None], {"melody": np.arange(100)})
+    short = ("short", np.zeros((1, 6 * hop), np.float32), {"melody": np.arange(6)})
+    (_, audio, targets), (_, short_audio, short_targets) = middle_excerpts([long, short], frames, hop)
+    assert targets["melody"].tolist() == list(range(45, 55))  # the middle ten frames
+    assert audio.shape == (1, frames * hop) and audio[0, 0] == 45 * hop  # the audio of exactly those frames
+    assert short_audio.shape == (1, 6 * hop) and len(short_targets["melody"]) == 6  # shorter: whole
