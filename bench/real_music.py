@@ -31,7 +31,6 @@ import soundfile
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from s2accompanist.audio import resample  # noqa: E402
 from s2accompanist.corpus.real_scores import MAX_DURATION_S, PIECES, SAMPLE_RATE, build_real_music  # noqa: E402
 from s2accompanist.corpus.synthetic.composer import compose_song  # noqa: E402
 from s2accompanist.corpus.synthetic.renderer import draw_pans, render_stems  # noqa: E402
@@ -42,7 +41,7 @@ from s2accompanist.io import write_text  # noqa: E402
 from s2accompanist.leadsheet.beat_tracking import LIBROSA_BACKEND, MADMOM_BACKEND  # noqa: E402
 from s2accompanist.leadsheet.transcription import BACKEND as NOTES_BACKEND, transcribe  # noqa: E402
 from s2accompanist.leadsheet.validation import METRICS, score_leadsheet  # noqa: E402
-from s2accompanist.madmom_support import MADMOM_SAMPLE_RATE, import_madmom  # noqa: E402
+from s2accompanist.madmom_support import import_madmom, madmom_signal  # noqa: E402
 
 SCRATCH = REPO / "data/cache/real_music"
 TABLES = REPO / "reports/real_music"  # not reports/tables/: that folder is an output of the report stage, which DVC owns
@@ -79,10 +78,7 @@ def _madmom_processors():
 def madmom_estimates(audio: np.ndarray, sample_rate: int) -> tuple[dict, dict]:
     """Lead sheets holding only madmom's beats (RNN + DBN) and only madmom's chords (CNN + CRF)."""
     beat_rnn, beat_dbn, chord_features, chord_crf = _madmom_processors()
-    from madmom.audio.signal import Signal
-
-    # madmom resamples through ffmpeg, which this machine need not have: hand it 44.1 kHz audio.
-    signal = Signal(resample(audio, sample_rate, MADMOM_SAMPLE_RATE)[0], sample_rate=MADMOM_SAMPLE_RATE, num_channels=1)
+    signal = madmom_signal(audio, sample_rate)
     beats = beat_dbn(beat_rnn(signal))
     chords = [[float(start), float(end), str(label)] for start, end, label in chord_crf(chord_features(signal))]
     return {"beats": [float(t) for t in beats]}, {"chords": chords}

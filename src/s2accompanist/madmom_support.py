@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib.metadata
 
-# madmom reads and resamples audio through ffmpeg, which a machine need not have: callers hand it
-# audio already at this rate, the one its pretrained networks were trained on.
+import numpy as np
+
+from .audio import resample
+
+# madmom reads and resamples audio through ffmpeg, which a machine need not have: `madmom_signal`
+# hands it audio already at this rate, the one its pretrained networks were trained on.
 MADMOM_SAMPLE_RATE = 44100
 
 
@@ -22,3 +26,12 @@ def import_madmom():
     finally:
         importlib.metadata.distribution = original
     return madmom
+
+
+def madmom_signal(audio: np.ndarray, sample_rate: int):
+    """Mono audio as a madmom `Signal` at MADMOM_SAMPLE_RATE, resampled here rather than by madmom."""
+    import_madmom()
+    from madmom.audio.signal import Signal
+
+    audio = resample(np.asarray(audio, np.float32), sample_rate, MADMOM_SAMPLE_RATE)[0].astype(np.float32)
+    return Signal(audio, sample_rate=MADMOM_SAMPLE_RATE, num_channels=1)

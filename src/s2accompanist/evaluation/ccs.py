@@ -128,7 +128,8 @@ def concept_coverage(
     `coverage_table` frame of the scored items, `failures` a frame of (item, reason) for clips the
     detector could not decide (item = position in `prompts`); `false_alarm` and `margin` are
     {"value", "low", "high"} or None for a judge; `false_alarm_per_item` each scored item's rate
-    (a Series by position in `prompts`; NaN where undefined), for pairing margins across systems. A judge's answer is a decision, so `threshold` only applies to probabilities.
+    (a Series by position in `prompts`; NaN where undefined), for pairing margins across systems.
+    A judge's answer is a decision, so `threshold` only applies to probabilities.
     """
     if len(prompts) != len(clips):
         raise ValueError(f"{len(prompts)} prompts but {len(clips)} clips; give one clip per prompt")
@@ -169,19 +170,18 @@ def concept_coverage(
             f"first reason: {failures[0]['reason']}"
         )
     table = coverage_table(measured, detections)
+    per_clip = {"n_failed": len(failures), "n_not_measurable": n_not_measurable,
+                "failures": pd.DataFrame(failures, columns=["item", "reason"]).astype({"item": np.int64})}
     if table.empty and n_not_measurable:  # every named concept lacks a head: CCS is not a number, and says why
         return {"value": np.nan, "low": np.nan, "high": np.nan, "n_boot": n_boot, "ci": ci,
                 "per_family": {family: None for family in FAMILIES}, "n_items": 0, "n_excluded": len(scored_items),
-                "n_failed": len(failures), "n_not_measurable": n_not_measurable, "false_alarm": None, "margin": None,
-                "per_concept": table, "failures": pd.DataFrame(failures, columns=["item", "reason"]).astype({"item": np.int64}),
+                "false_alarm": None, "margin": None, "per_concept": table, **per_clip,
                 "false_alarm_per_item": pd.Series(np.nan, index=scored_items, dtype=float)}
     # coverage_table numbers the scored items 0..k-1; report positions in `prompts` instead.
     table["item"] = np.asarray(scored_items, dtype=np.int64)[table["item"].to_numpy(dtype=np.int64)]
     summary = summarise_coverage(table, len(scored_items), n_boot, seed, ci, clusters)
-    failed = pd.DataFrame(failures, columns=["item", "reason"]).astype({"item": np.int64})
-    return {**summary, "n_failed": len(failures), "n_not_measurable": n_not_measurable,
-            **_false_alarm_summary(table, scored_items, false_alarms, n_boot, seed, ci, clusters),
-            "per_concept": table, "failures": failed, "false_alarm_per_item": pd.Series(false_alarms, index=scored_items, dtype=float)}
+    return {**summary, **_false_alarm_summary(table, scored_items, false_alarms, n_boot, seed, ci, clusters),
+            "per_concept": table, **per_clip, "false_alarm_per_item": pd.Series(false_alarms, index=scored_items, dtype=float)}
 
 
 def listed_concepts(given: Mapping[str, list[str]], vocabulary: ConceptVocabulary) -> dict[str, list[str]]:

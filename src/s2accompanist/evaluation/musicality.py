@@ -32,13 +32,12 @@ import numpy as np
 from ..audio import resample
 from ..generation import requested_key, requested_tempo
 from ..labels import PITCH_CLASSES
-from ..madmom_support import import_madmom as _import_madmom
+from ..madmom_support import import_madmom as _import_madmom, madmom_signal
 from ..curation.musical_facts import estimate_key as krumhansl_schmuckler
 
 TEMPO_TOLERANCE = 0.04
 TEMPO_FACTORS = (1.0, 2.0, 3.0, 1 / 2, 1 / 3)
 NOTE_ONSET_TOLERANCE_S = 0.05
-MADMOM_SAMPLE_RATE = 44100
 SILENCE_RMS = 1e-4  # below this a clip has no pulse, key or notes to measure
 # Scale steps from the tonic. Minor adds the raised leading tone: the corpus composer's V is major.
 SCALE_STEPS = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10, 11)}
@@ -72,12 +71,8 @@ def estimate_tempo(clip: np.ndarray, sample_rate: int) -> float:
     """madmom's strongest tempo in BPM; NaN for a silent or non-finite clip."""
     if _is_silent(clip):
         return float("nan")
-    beats, tempo = _tempo_processors()  # first: it imports madmom
-    from madmom.audio.signal import Signal
-
-    # madmom resamples through ffmpeg, which this machine need not have: hand it 44.1 kHz audio.
-    audio = resample(np.asarray(clip, np.float32), sample_rate, MADMOM_SAMPLE_RATE)[0].astype(np.float32)
-    tempi = tempo(beats(Signal(audio, sample_rate=MADMOM_SAMPLE_RATE, num_channels=1)))
+    beats, tempo = _tempo_processors()
+    tempi = tempo(beats(madmom_signal(clip, sample_rate)))
     return float(tempi[0, 0]) if len(tempi) else float("nan")
 
 

@@ -14,8 +14,7 @@ from functools import lru_cache
 import librosa
 import numpy as np
 
-from ..audio import resample
-from ..madmom_support import MADMOM_SAMPLE_RATE, import_madmom
+from ..madmom_support import MADMOM_SAMPLE_RATE, import_madmom, madmom_signal
 
 BEAT_BACKENDS = ("madmom", "librosa")
 MADMOM_BACKEND = "madmom 0.17 RNNDownBeatProcessor + DBNDownBeatTrackingProcessor (2, 3 or 4 beats per bar)"
@@ -43,13 +42,10 @@ def _downbeat_processors():
 def madmom_beats_and_downbeats(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Beat and downbeat times (s) from madmom's joint beat/downbeat RNN and DBN; both empty for too little audio."""
     activations, decoder = _downbeat_processors()
-    from madmom.audio.signal import Signal
-
-    # madmom resamples through ffmpeg, which this machine need not have: hand it 44.1 kHz audio.
-    audio_44k = resample(np.asarray(audio, np.float32), sample_rate, MADMOM_SAMPLE_RATE)[0].astype(np.float32)
-    if len(audio_44k) < MADMOM_SAMPLE_RATE:  # the DBN needs about a second of activations to decode a bar
+    signal = madmom_signal(audio, sample_rate)
+    if len(signal) < MADMOM_SAMPLE_RATE:  # the DBN needs about a second of activations to decode a bar
         return np.zeros(0), np.zeros(0)
-    tracked = decoder(activations(Signal(audio_44k, sample_rate=MADMOM_SAMPLE_RATE, num_channels=1)))
+    tracked = decoder(activations(signal))
     if len(tracked) == 0:
         return np.zeros(0), np.zeros(0)
     beats = tracked[:, 0].astype(np.float64)
